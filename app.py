@@ -1,0 +1,25 @@
+"""FER Lens: facial-expression recognition in photos, with the model's confidence for every class.
+
+The entry script: page frame, navigation and the shared sidebar settings. Each page lives in `pages/` and
+stays thin (widgets -> one fer_core call -> render). Nothing is stored; uploads stay in memory.
+
+Run: `streamlit run app.py`
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.settings import sidebar
+
+st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
+
+# Later pages (pages/webcam.py, pages/video.py) join this list.
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
+    st.Page("pages/model.py", title="About the model", icon=":material/fact_check:"),
+]
+
+page = st.navigation(PAGES)
+sidebar()
+page.run()

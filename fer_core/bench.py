@@ -1,0 +1,90 @@
+"""Latency and throughput benchmarks on this machine's CPU (the numbers the README and issues quote)."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .detect import DEFAULT_DETECTOR, DETECTORS, create_detector
+from .imageio import load_image
+from .paths import shared_dir
+from .recognizer import Recognizer
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def sample_frame_640x480() -> tuple[np.ndarray, str]:
+    """A real 640x480 video frame with one face from ../shared/media, else a synthetic frame."""
+    video = shared_dir() / "media" / "videos" / "liveportrait_d6.mp4"
+    if video.exists():
+        cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+        ok, frame = cap.read()
+        cap.release()
+        if ok:
+            return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (640, 480)), video.name
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), "synthetic noise (../shared absent)"
+
+
+def sample_photo_1280x720() -> tuple[np.ndarray, str]:
+    """A 1280x720 photo with three real faces side by side (three shared single-face photos)."""
+    photos = [shared_dir() / "media" / "photos" / f"faceapi_{n}.jpg" for n in ("happy", "sad", "surprised")]
+    canvas = np.full((720, 1280, 3), 235, np.uint8)
+    if not all(p.exists() for p in photos):
+        return canvas, "blank canvas (../shared absent)"
+    for i, p in enumerate(photos):
+        img = load_image(p)
+        scale = min(420 / img.shape[1], 700 / img.shape[0])
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        y0, x0 = (720 - img.shape[0]) // 2, 10 + i * 425 + (420 - img.shape[1]) // 2
+        canvas[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
+    return canvas, "3 faces: faceapi_happy + faceapi_sad + faceapi_surprised"
+
+
+def run_bench(model: str | None = None, threads: int | None = None, repeats: int = 30) -> dict[str, Any]:
+    if threads:
+        torch.set_num_threads(threads)
+    rec = Recognizer(model)
+    spec = rec.loaded.spec
+    net = rec.loaded.fast
+    shape = (spec.in_chans, spec.input_size, spec.input_size)
+    x1 = torch.randn(1, *shape).contiguous(memory_format=torch.channels_last)
+    x64 = torch.randn(64, *shape).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        b1 = _median_ms(lambda: net(x1), repeats * 3)
+        b64 = _median_ms(lambda: net(x64), max(5, repeats // 3))
+    frame, frame_src = sample_frame_640x480()
+    detect_ms: dict[str, Any] = {}
+    for name in DETECTORS:
+        det = create_detector(name)
+        detect_ms[name] = round(_median_ms(lambda: det.detect(frame), repeats), 2)
+    detect_ms["default"] = detect_ms[DEFAULT_DETECTOR]
+    photo, photo_src = sample_photo_1280x720()
+    faces = len(rec.analyze_rgb(photo))
+    analyze = _median_ms(lambda: rec.analyze_rgb(photo), repeats)
+    return {
+        "threads": torch.get_num_threads(),
+        "model": rec.loaded.name,
+        "classify_ms_b1": round(b1, 2),
+        "classify_faces_per_s_b64": round(64000 / b64, 1),
+        "detect_ms_640x480": detect_ms,
+        "default_detector": DEFAULT_DETECTOR,
+        "analyze_ms_1280x720": round(analyze, 2),
+        "analyze_faces": faces,
+        "analyze_flip_tta": rec.flip_tta,
+        "inputs": {"frame_640x480": frame_src, "photo_1280x720": photo_src},
+    }

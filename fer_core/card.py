@@ -1,0 +1,93 @@
+"""Reading a model card (the JSON beside a checkpoint) for people: which measured figures exist, in tidy
+shapes. Every section is optional, because a card only holds what has been measured so far; readers get
+None for what is missing and never compute anything heavy to fill the gap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .explain_methods import METHODS
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy figures from one evaluation split, and which split that was."""
+
+    metrics: dict[str, Any]
+    split: str  # "test" or "validation"
+
+    @property
+    def held_out(self) -> bool:
+        """True for the test split, which played no part in training or model selection."""
+        return self.split == "test"
+
+
+def scores(card: dict[str, Any]) -> Scores | None:
+    """Test-set metrics when measured, else the validation metrics saved at training time, else None."""
+    test = card.get("metrics_test")
+    if isinstance(test, dict) and "accuracy" in test:
+        return Scores(test, "test")
+    valid = (card.get("metrics") or {}).get("valid")
+    if isinstance(valid, dict) and "accuracy" in valid:
+        return Scores(valid, "validation")
+    return None
+
+
+def reliability(card: dict[str, Any], found: Scores | None = None) -> list[dict[str, float]] | None:
+    """Reliability-diagram bins ({lo, hi, confidence, accuracy, count}) from the card, or None."""
+    found = found or scores(card)
+    bins = (found.metrics.get("reliability") if found else None) or card.get("reliability")
+    return bins if isinstance(bins, list) and bins else None
+
+
+def confusion_shares(confusion: list[list[int]]) -> list[list[float]]:
+    """Each row divided by its total: the share of faces of a true class given each predicted class."""
+    out = []
+    for row in confusion:
+        total = sum(row)
+        out.append([v / total if total else 0.0 for v in row])
+    return out
+
+
+def latency_rows(latency: dict[str, Any] | None) -> list[tuple[str, str]] | None:
+    """(what, how long) pairs in plain words from the `bench` section, or None when not measured."""
+    if not latency:
+        return None
+    rows = []
+    if "classify_ms_b1" in latency:
+        rows.append(("Read the expression of one face", f"{latency['classify_ms_b1']:.1f} ms"))
+    if "classify_faces_per_s_b64" in latency:
+        rows.append(("Faces per second, in batches of 64", f"{latency['classify_faces_per_s_b64']:.0f}"))
+    detect = latency.get("detect_ms_640x480")
+    if isinstance(detect, dict):
+        for name, ms in detect.items():
+            if name != "default":
+                star = " (default)" if name == latency.get("default_detector") else ""
+                rows.append((f"Find faces in a 640x480 video frame, {name}{star}", f"{ms:.0f} ms"))
+    elif isinstance(detect, (int, float)):
+        rows.append(("Find faces in a 640x480 video frame", f"{detect:.0f} ms"))
+    if "analyze_ms_1280x720" in latency:
+        faces = latency.get("analyze_faces")
+        rows.append((f"Whole 1280x720 photo{f' with {faces} faces' if faces else ''}",
+                     f"{latency['analyze_ms_1280x720']:.0f} ms"))
+    if "threads" in latency:
+        rows.append(("Processor threads used", str(latency["threads"])))
+    return rows or None
+
+
+def faithfulness_rows(card: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """One row per explanation method from the card's `explain_bench` section, or None when absent."""
+    bench = card.get("explain_bench")
+    if not isinstance(bench, dict) or not bench:
+        return None
+    rows = []
+    for name, r in bench.items():
+        method = r.get("method", name)
+        title = METHODS[method].title if method in METHODS else method
+        if name != method:
+            title += f" ({name.split('@', 1)[-1]})"
+        rows.append({"method": title, "ms per face": r.get("ms"), "deletion AUC (lower is better)":
+                     r.get("deletion_auc"), "insertion AUC (higher is better)": r.get("insertion_auc"),
+                     "faithful share": r.get("faithful_share"), "faces": r.get("n")})
+    return rows

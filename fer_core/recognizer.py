@@ -1,0 +1,98 @@
+"""detect -> align -> classify, batched over faces and safe to share across threads.
+
+One `Recognizer` serves every browser session: it never mutates its model (eval mode, no hooks, no
+gradients), so concurrent `analyze` calls need no lock around the classifier.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .align import CROP_SIZE, align_face, crops_to_input
+from .detect import DEFAULT_DETECTOR, Detection, FaceDetector, create_detector
+from .imageio import ImageInput, load_image
+from .models import LoadedModel, load_model
+
+
+@dataclass
+class FaceResult:
+    """One face: where it is, what the model says, and the aligned crop it said it about."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h in pixels of the (EXIF-upright) image
+    score: float  # detector confidence
+    landmarks: np.ndarray | None  # (5, 2) eyes, nose, mouth corners, or None
+    probs: dict[str, float]  # all classes, in the model's label order
+    crop: np.ndarray = field(repr=False)  # aligned RGB crop, CROP_SIZE x CROP_SIZE
+
+    @property
+    def label(self) -> str:
+        return max(self.probs, key=self.probs.get)
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+    def to_json(self) -> dict:
+        d = {"box": [round(float(v), 1) for v in self.box], "score": round(float(self.score), 4),
+             "label": self.label, "probs": {k: round(float(v), 4) for k, v in self.probs.items()}}
+        if self.landmarks is not None:
+            d["landmarks"] = np.round(self.landmarks, 1).tolist()
+        return d
+
+
+class Recognizer:
+    """Facial-expression recognizer over a built-in or user checkpoint and a face detector."""
+
+    def __init__(self, model: str | Path | LoadedModel | None = None,
+                 detector: str | FaceDetector = DEFAULT_DETECTOR, flip_tta: bool = True,
+                 max_faces: int = 64) -> None:
+        self.loaded = model if isinstance(model, LoadedModel) else load_model(model)
+        self.detector = create_detector(detector) if isinstance(detector, str) else detector
+        self.flip_tta = flip_tta
+        self.max_faces = max_faces
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.loaded.model
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.loaded.spec.labels
+
+    @torch.inference_mode()
+    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) aligned RGB crops -> (N, C) probabilities, in one batch."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        x = crops_to_input(crops, self.loaded.spec)
+        if self.flip_tta:
+            x = torch.cat([x, torch.flip(x, dims=[3])])
+        logits = self.loaded.fast(x.contiguous(memory_format=torch.channels_last)).float()
+        if self.flip_tta:
+            logits = (logits[: len(crops)] + logits[len(crops):]) / 2
+        return torch.softmax(logits, dim=1).numpy()
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        return self.detector.detect(rgb)[: self.max_faces]
+
+    def analyze(self, image: ImageInput) -> list[FaceResult]:
+        """All faces in an image with probabilities for every class; [] when there is no face.
+
+        Raises `ImageLoadError` (a ValueError) with a readable message for inputs that are not images.
+        """
+        rgb = load_image(image)
+        return self.analyze_rgb(rgb)
+
+    def analyze_rgb(self, rgb: np.ndarray, detections: list[Detection] | None = None) -> list[FaceResult]:
+        """Like `analyze` for an RGB uint8 array, optionally with detections from elsewhere (a tracker)."""
+        dets = self.detect(rgb) if detections is None else detections
+        if not dets:
+            return []
+        crops = np.stack([align_face(rgb, d.box, d.landmarks, CROP_SIZE) for d in dets])
+        probs = self.classify_crops(crops)
+        return [FaceResult(box=tuple(float(v) for v in d.box), score=float(d.score), landmarks=d.landmarks,
+                           probs=dict(zip(self.labels, map(float, p))), crop=c)
+                for d, p, c in zip(dets, probs, crops)]

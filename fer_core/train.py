@@ -1,0 +1,238 @@
+"""Training loop: soft FER+ vote targets, class-balanced sampling, AdamW/SGD with a one-cycle schedule,
+weight EMA, bf16 autocast on CPU, a checkpoint every epoch (resumable), and model selection on valid only.
+
+After training, two small post-hoc corrections are fitted on FER2013Valid and folded into the final linear
+layer, so the saved model needs no extra code at inference:
+- a per-class logit offset (logit adjustment, Menon et al. 2021) that lifts the rare classes;
+- a temperature that calibrates the probabilities (Guo et al. 2017).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from timm.utils import ModelEmaV3
+from tqdm import tqdm
+
+from .augment import FaceAugment
+from .data import FaceDataset, load_dataset
+from .evaluate import compute_metrics, predict_logits, softmax
+from .labels import CLASSES
+from .models import SPECS, ModelSpec, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    arch: str = "convnext_atto"
+    layout: str = "auto"
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    optimizer: str = "adamw"
+    balance_power: float = 0.5  # sample weight ∝ class_count^-power; 0 = natural, 1 = fully balanced
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.999
+    bf16: bool = True
+    seed: int = 0
+    threads: int = 2
+    out: str = "runs/model"
+    name: str = ""
+    max_steps_per_epoch: int = 0  # 0 = full epochs; >0 for quick smoke runs
+    init_from: str = ""  # start from these EMA weights (a run's best.pt) for a second, shorter cycle
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], stderr=subprocess.DEVNULL, text=True).strip()
+    except Exception:
+        return "unknown"
+
+
+def _soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / target.shape[1]
+    return -(target * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def _sample_weights(labels: np.ndarray, power: float) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=labels.max() + 1).astype(np.float64)
+    w = counts[labels] ** -power
+    return torch.from_numpy(w / w.sum())
+
+
+def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, prior: np.ndarray,
+                         min_recall: float = 0.35) -> tuple[np.ndarray, float]:
+    """Choose tau for offset = -tau*log(prior) on held-out (valid) logits: the most accurate tau whose
+    recall is at least `min_recall` for every class (a model that never says "contempt" fails its users);
+    if no tau reaches that, the tau with the best worst-class recall."""
+    log_prior = np.log(np.clip(prior, 1e-4, None))  # a class absent from training must not give -inf
+    present = sorted(set(labels.tolist()))
+    candidates = []
+    for tau in np.linspace(0, 1.5, 31):
+        m = compute_metrics(softmax(logits - tau * log_prior), labels)
+        worst = min(m["per_class_recall"][CLASSES[i]] for i in present)
+        candidates.append((worst >= min_recall, m["accuracy"] if worst >= min_recall else worst, -tau))
+    _, _, neg_tau = max(candidates)
+    return neg_tau * log_prior, -neg_tau
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature minimising the negative log-likelihood on held-out logits."""
+    z, y = torch.from_numpy(logits).float(), torch.from_numpy(labels)
+    temps = np.exp(np.linspace(np.log(0.5), np.log(3.0), 60))
+    nll = [F.cross_entropy(z / t, y).item() for t in temps]
+    return float(temps[int(np.argmin(nll))])
+
+
+def fold_into_classifier(model: torch.nn.Module, offset: np.ndarray, temperature: float) -> None:
+    """logits' = (W x + b + offset) / T, written into the final linear layer."""
+    fc = model.get_classifier()
+    with torch.no_grad():
+        fc.bias.add_(torch.from_numpy(offset).float())
+        fc.weight.div_(temperature)
+        fc.bias.div_(temperature)
+
+
+def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    spec: ModelSpec = SPECS[cfg.arch]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(".cache/data")
+    train_ds = load_dataset(cfg.data, cfg.layout, "train", spec.source_size, cache_dir=cache)
+    valid_ds = load_dataset(cfg.data, cfg.layout, "valid", spec.source_size, cache_dir=cache)
+
+    model = spec.create()
+    if cfg.init_from:
+        model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=True)["ema"])
+    ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True)
+    steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                pct_start=0.15, div_factor=20, final_div_factor=200)
+    augment = FaceAugment(spec.input_size)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    weights = _sample_weights(train_ds.labels, cfg.balance_power)
+    images = torch.from_numpy(train_ds.images)
+    soft = torch.from_numpy(train_ds.soft)
+    mean, std = torch.tensor(spec.mean).view(1, -1, 1, 1), torch.tensor(spec.std).view(1, -1, 1, 1)
+
+    start_epoch, history, best = 0, [], {"valid_accuracy": -1.0}
+    last = out / "last.pt"
+    if last.exists():  # resume
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.module.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        start_epoch, history, best = state["epoch"], json.loads(state["history"]), json.loads(state["best"])
+        print(f"resumed from {last} at epoch {start_epoch}", file=sys.stderr)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        t0 = time.time()
+        idx = torch.multinomial(weights, steps_per_epoch * cfg.batch_size, replacement=True, generator=gen)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10, file=sys.stderr)
+        loss_sum = 0.0
+        for step in bar:
+            b = idx[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            x = augment(images[b].float().div_(255).unsqueeze(1), gen)
+            x = (x - mean) / std
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(x)
+            loss = _soft_cross_entropy(logits, soft[b], cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            ema.update(model, step=epoch * steps_per_epoch + step + 1)
+            loss_sum += loss.item()
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss_sum / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        ema.module.eval()
+        v_logits = predict_logits(ema.module, valid_ds.images, spec)
+        vm = compute_metrics(softmax(v_logits), valid_ds.labels)
+        rec = {"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, "valid_accuracy": vm["accuracy"],
+               "valid_macro_f1": vm["macro_f1"], "seconds": round(time.time() - t0, 1)}
+        history.append(rec)
+        print(json.dumps(rec), file=sys.stderr, flush=True)
+        if vm["accuracy"] > best["valid_accuracy"]:
+            best = dict(rec)
+            torch.save({"ema": ema.module.state_dict()}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "ema": ema.module.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch + 1,
+                    "history": json.dumps(history), "best": json.dumps(best)}, out / "last.pt.tmp")
+        (out / "last.pt.tmp").replace(last)
+
+    return finalize(cfg, spec, out, valid_ds, train_ds, history, best, command)
+
+
+def _base_run_card(init_from: str) -> dict[str, Any]:
+    """The card written by the run whose best.pt a second cycle started from (empty if none)."""
+    if not init_from:
+        return {}
+    cards = sorted(Path(init_from).parent.glob("*.json"))
+    return json.loads(cards[0].read_text()) if cards else {}
+
+
+def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset, train_ds: FaceDataset,
+             history: list, best: dict, command: str) -> dict[str, Any]:
+    """Fit the valid-set corrections on the best EMA weights, fold them in, and write safetensors + card."""
+    base = _base_run_card(cfg.init_from)
+    if base:  # a second cycle: the card must say how its starting weights were made too
+        command = f"{base.get('training_command', '?')} && {command}"
+        history = [dict(h, cycle=1) for h in base.get("history", [])] + [dict(h, cycle=2) for h in history]
+    model = spec.create()
+    model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True)["ema"])
+    model.eval()
+    v_logits = predict_logits(model, valid_ds.images, spec)
+    prior = train_ds.class_counts() / len(train_ds)
+    offset, tau = fit_logit_adjustment(v_logits, valid_ds.labels, prior)
+    temperature = fit_temperature(v_logits + offset, valid_ds.labels)
+    fold_into_classifier(model, offset, temperature)
+    valid_metrics = compute_metrics(softmax(predict_logits(model, valid_ds.images, spec)), valid_ds.labels)
+    name = cfg.name or f"fer-{cfg.arch.replace('_', '-')}"
+    card = {
+        "name": name,
+        "architecture": spec.timm_name,
+        "input": {"size": spec.input_size, "channels": spec.in_chans, "mean": list(spec.mean),
+                  "std": list(spec.std), "source_size": spec.source_size, "test_time": "horizontal-flip average"},
+        "labels": list(spec.labels),
+        "data": {"train": "FER2013Train with FER+ votes (soft targets), 28,385 images after the protocol",
+                 "selection": "FER2013Valid only (epoch, logit adjustment, temperature)",
+                 "protocol": "FER+ majority, 8 classes (../shared/data/README.md)"},
+        "training": {k: v for k, v in vars(cfg).items()},
+        "training_command": command,
+        "post_hoc": {"logit_adjustment_tau": tau, "temperature": temperature,
+                     "note": "folded into the final linear layer"},
+        "best_epoch": best.get("epoch"),
+        "history": history,
+        "metrics": {"valid": valid_metrics},
+        "date": _dt.date.today().isoformat(),
+        "git_commit": _git_commit(),
+    }
+    save_checkpoint(model, spec, card, out / name)
+    print(f"saved {out / name}.safetensors (valid accuracy {valid_metrics['accuracy']:.4f}, "
+          f"macro-F1 {valid_metrics['macro_f1']:.4f}, tau {tau:.2f}, T {temperature:.2f})", file=sys.stderr)
+    return card

@@ -1,0 +1,176 @@
+"""About the model: the model card, read live from the checkpoint's JSON and explained for non-experts.
+
+Every figure comes from the card; a section the card lacks says "not measured yet" (nothing is computed
+here)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import card as cards
+from ui.figures import confusion_heatmap, recall_bars, reliability_diagram
+from ui.resources import get_model
+
+NOT_MEASURED = "Not measured yet for this model."
+
+loaded = get_model()
+card = loaded.card
+scores = cards.scores(card)
+
+st.title("About the model")
+st.markdown(
+    f"FER Lens uses the model **{loaded.name}**, a small image-recognition network "
+    f"(`{card.get('architecture', loaded.spec.timm_name)}`). It looks at each face as a "
+    f"{loaded.spec.source_size}x{loaded.spec.source_size}-pixel grey picture and gives a score to each of "
+    f"{len(loaded.spec.labels)} facial expressions: {', '.join(loaded.spec.labels)}.")
+st.caption(" · ".join(part for part in (f"trained {card['date']}" if card.get("date") else "",
+                                        f"code version {card['git_commit'][:10]}" if card.get("git_commit") else "",
+                                        f"file {loaded.path.name}" if loaded.path else "") if part))
+
+# ---- limits and the law ------------------------------------------------------------------------------------
+st.header("Limits, and the law")
+st.markdown(
+    "- **An expression is not a feeling.** The model says which expression a face *looks like*; people smile "
+    "when nervous and frown when they concentrate. Never use it to decide what someone feels.\n"
+    "- **It learned from FER2013**: about 28,000 small, grey web photos, mostly of adults, re-labelled by "
+    "10 crowd workers each (FER+). Posed, exaggerated expressions are over-represented, and *contempt* and "
+    "*disgust* are rare, so those two are read least reliably.\n"
+    "- **Possible bias.** How well it works for different ages, skin tones, genders and cultures has not "
+    "been measured. Children are under-represented in its training photos.\n"
+    "- **Hard cases**: faces turned sideways, partly hidden (hands, masks, hair), very small, blurred or "
+    "dark faces; glasses and beards can also mislead it.\n"
+    "- **One photo has no context.** A single frame cannot tell a yawn from a scream.")
+st.error(
+    "**EU AI Act, Article 5(1)(f)** prohibits AI systems that *infer emotions of natural persons in the "
+    "areas of workplace and education institutions*, except where the system is meant for **medical or "
+    "safety reasons**. The ban applies since 2 February 2025.\n\n"
+    "This matters if you review **classroom clips**: using FER Lens (or any such tool) to judge how pupils "
+    "or staff feel, how engaged or attentive they are, is not allowed in schools. Describing a visible "
+    "expression (\"this face is smiling\") is not by itself emotion recognition, but drawing conclusions "
+    "about feelings from it is. Photos of faces are also personal data: ask for consent, especially for "
+    "children. This is not legal advice.", icon="⚖️")
+
+# ---- accuracy -----------------------------------------------------------------------------------------------
+st.header("How often is it right?")
+if scores is None:
+    st.info(NOT_MEASURED)
+else:
+    m = scores.metrics
+    if scores.held_out:
+        st.write(f"Measured on {m.get('n', 'the'):,} test faces from FER+ that the model never saw while it was "
+                 "trained or chosen." if isinstance(m.get("n"), int) else
+                 "Measured on FER+ test faces that the model never saw while it was trained or chosen.")
+    else:
+        st.warning("The test-set figures are not measured yet. These come from the validation faces that "
+                   "were used to pick the model, so they are a little optimistic.")
+    a, b, c = st.columns(3)
+    a.metric("Accuracy", f"{m['accuracy']:.0%}", help="Share of faces whose top expression matches the one "
+             "most crowd workers chose.")
+    if "macro_f1" in m:
+        b.metric("Balanced score (macro-F1)", f"{m['macro_f1']:.2f}", help="From 0 to 1. Averages over the "
+                 "expressions, so rare ones count as much as common ones.")
+    if "ece" in m:
+        c.metric("Confidence error (ECE)", f"{m['ece']:.1%}", help="How far, on average, the model's stated "
+                 "confidence is from how often it is actually right. Lower is better.")
+    if m.get("confusion"):
+        totals = [sum(row) for row in m["confusion"]]
+        common = max(range(len(totals)), key=totals.__getitem__)
+        classes = m.get("classes") or list(loaded.spec.labels)
+        st.caption(f"For comparison: always answering \"{classes[common]}\", the most common expression here, "
+                   f"would be right {totals[common] / max(sum(totals), 1):.0%} of the time.")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        if m.get("per_class_recall"):
+            st.plotly_chart(recall_bars(m["per_class_recall"]), key="recall", config={"displayModeBar": False})
+            st.caption("For each expression: of the faces people labelled with it, the share the model named "
+                       "correctly. Short bars mark expressions to be especially careful with.")
+        else:
+            st.info("Per-expression results: " + NOT_MEASURED)
+    with right:
+        if m.get("confusion"):
+            classes = m.get("classes") or list(loaded.spec.labels)
+            st.plotly_chart(confusion_heatmap(cards.confusion_shares(m["confusion"]), m["confusion"], classes),
+                            key="confusion", config={"displayModeBar": False})
+            st.caption("Each row is an expression as people labelled it; the row shows what the model said "
+                       "instead. Dark squares on the diagonal are good; dark squares elsewhere are common "
+                       "mix-ups (for example fear read as surprise).")
+        else:
+            st.info("Mix-ups between expressions: " + NOT_MEASURED)
+
+# ---- calibration --------------------------------------------------------------------------------------------
+st.header("Is its confidence honest?")
+bins = cards.reliability(card, scores)
+if bins is None:
+    st.info(NOT_MEASURED)
+else:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(reliability_diagram(bins), key="reliability", config={"displayModeBar": False})
+    right.markdown(
+        "The faces are grouped by how sure the model said it was. Each bar shows how often it was actually "
+        "right in that group.\n\n"
+        "- Bars **on the dashed line**: when it says 70%, it is right about 70% of the time.\n"
+        "- Bars **below** the line: it is over-confident. **Above**: it is more often right than it says.\n\n"
+        "This is why FER Lens marks faces as *uncertain* when the top score is low or close to the second.")
+
+# ---- real photos ---------------------------------------------------------------------------------------------
+st.header("Does it work on real photos?")
+gen = card.get("generalisation")
+if not gen:
+    st.info(NOT_MEASURED)
+else:
+    st.write(f"Posed example photos (one actor showing each expression): **{gen.get('posed_photos_correct', '?')}"
+             "** read as intended.")
+    posed = gen.get("posed_photos") or {}
+    if posed:
+        st.dataframe(pd.DataFrame([{"photo": k, "intended": v.get("expected"), "model said": v.get("predicted"),
+                                    "score": v.get("confidence")} for k, v in posed.items()]),
+                     hide_index=True, column_config={"score": st.column_config.NumberColumn(format="percent")})
+
+# ---- heatmaps ------------------------------------------------------------------------------------------------
+st.header("Can the heatmaps be trusted?")
+rows = cards.faithfulness_rows(card)
+if rows is None:
+    st.info(NOT_MEASURED + " Each heatmap on the Photo page still carries its own trust note, measured on "
+            "the spot.")
+else:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "ms per face": st.column_config.NumberColumn(format="%.0f", help="Time to draw one heatmap"),
+        "deletion AUC (lower is better)": st.column_config.NumberColumn(
+            "score left when hiding it (lower is better)", format="%.2f",
+            help="Deletion AUC: average score while the highlighted parts are hidden, most important first"),
+        "insertion AUC (higher is better)": st.column_config.NumberColumn(
+            "score from showing only it (higher is better)", format="%.2f",
+            help="Insertion AUC: average score while only the highlighted parts are shown, most important "
+                 "first"),
+        "faithful share": st.column_config.NumberColumn(format="percent"),
+        "faces": st.column_config.NumberColumn("test faces")})
+    st.caption("A faithful heatmap points at the parts of the face the score really depends on. The test: "
+               "hide the highlighted parts first and the score should fall quickly (*deletion*, lower is "
+               "better); show only them and it should come back quickly (*insertion*, higher is better). "
+               "*Faithful share* is the share of test faces where the map passed clearly.")
+
+# ---- speed -------------------------------------------------------------------------------------------------
+st.header("How fast is it?")
+speed = cards.latency_rows(card.get("latency"))
+if speed is None:
+    st.info(NOT_MEASURED)
+else:
+    st.dataframe(pd.DataFrame(speed, columns=["task", "time on this computer's processor"]), hide_index=True)
+    st.caption("Measured on an ordinary processor, without a graphics card.")
+
+# ---- training ------------------------------------------------------------------------------------------------
+st.header("How it was trained")
+data = card.get("data")
+if data:
+    st.markdown("\n".join(f"- **{k.replace('_', ' ')}**: {v}" for k, v in data.items()))
+else:
+    st.info("Training data: not recorded yet for this model.")
+command = card.get("training_command")
+if command:
+    st.write("To repeat the training:")
+    st.code(command, language="bash")
+if card.get("training"):
+    with st.expander("All training settings"):
+        st.json(card["training"], expanded=True)
+with st.expander("The full model card (JSON)"):
+    st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)

@@ -1,0 +1,35 @@
+"""Shared test helpers: where the optional real media live, and a clean skip when they are absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FER_LENS_SHARED", REPO / ".." / "shared")).resolve()
+
+
+def require_shared(*relpath: str) -> Path:
+    """Path under the shared folder, or skip the test saying what is missing and how to provide it."""
+    path = SHARED.joinpath(*relpath)
+    if not path.exists():
+        pytest.skip(f"shared test data not available: {path} is missing "
+                    "(set FER_LENS_SHARED to the shared folder)")
+    return path
+
+
+@pytest.fixture
+def media_photo() -> Callable[[str], np.ndarray]:
+    """Loader for `media/photos/<name>` as HxWx3 uint8 RGB; skips the test when the photo is absent."""
+
+    def load(name: str) -> np.ndarray:
+        path = require_shared("media", "photos", name)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        assert bgr is not None, f"could not decode {path}"
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    return load

@@ -1,0 +1,126 @@
+"""Every dashboard page run headlessly with Streamlit's AppTest through app.py's navigation: it starts, it
+shows the key texts, the Photo page really analyses photos (chart, heatmap, caption, trust note), bad files
+get friendly messages while the good ones still show, and reruns reuse the cached detections."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fer_core.models import resolve_model_path
+from fer_core.recognizer import Recognizer
+
+from .app_support import blank_png, full_card_copy, model_env
+from .conftest import REPO, require_shared
+
+APP = str(REPO / "app.py")
+TIMEOUT = 300  # seconds per run: the first Photo run loads the model and the detector on a busy CPU
+
+pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    for key, value in model_env().items():
+        monkeypatch.setenv(key, value)
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(at: AppTest) -> str:
+    """All the words on the page, lower-cased, for loose "does it say X" checks."""
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                  "error", "success") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts).lower()
+
+
+def test_home_explains_privacy_and_responsible_use(app: AppTest) -> None:
+    at = app.run()
+    assert not at.exception
+    words = texts(at)
+    assert "facial expression" in words
+    assert "no photo leaves" in words and "nothing is saved" in words
+    assert "not a feeling" in words and "fer2013" in words and "children" in words
+    assert at.button(key="try-sample").label == "Analyse this sample photo"
+    assert at.selectbox(key="detector").value == "mtcnn" and at.selectbox(key="method").value == "gradcam"
+
+
+def test_sample_button_runs_the_photo_analysis(app: AppTest) -> None:
+    at = app.run()
+    at.button(key="try-sample").click().run()
+    assert not at.exception
+    words = texts(at)
+    assert "face 1:" in words, "the sample photo's face should get a result card"
+    assert at.get("plotly_chart"), "the probability chart is missing"
+    assert any("heatmap" in (c or "") for img in at.get("image") for c in _captions(img)), "no heatmap shown"
+    assert "raised the score" in words or "reacts most" in words, "the heatmap caption is missing"
+    assert "how far to trust this map" in words
+    assert [b for b in at.get("download_button")], "no downloads offered"
+
+
+def _captions(element) -> list[str]:
+    return [img.caption for img in element.proto.imgs]
+
+
+def test_uploads_good_bad_and_faceless_photos(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    happy = require_shared("media", "photos", "faceapi_happy.jpg").read_bytes()
+    calls = []
+    original = Recognizer.analyze_rgb
+    monkeypatch.setattr(Recognizer, "analyze_rgb", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    at = app.run()
+    at.switch_page("pages/photo.py").run()
+    assert not at.exception and "choose one or more photos" in texts(at)
+    at.file_uploader(key="uploads").set_value([
+        ("happy.jpg", happy, "image/jpeg"),
+        ("broken.jpg", happy[: len(happy) // 3], "image/jpeg"),
+        ("notes.png", b"this is not a picture", "image/png"),
+        ("wall.png", blank_png(), "image/png"),
+    ]).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).lower()
+    assert "broken.jpg" in errors and "damaged or incomplete" in errors
+    assert "notes.png" in errors and "not an image" in errors
+    assert any("no face was found in **wall.png**" in w.value.lower() for w in at.warning)
+    assert at.dataframe, "the batch table is missing"
+    assert "face 1: happiness" in texts(at)
+    detections = len(calls)
+    assert detections == 2  # happy.jpg and wall.png; the unreadable files never reach the detector
+
+    at.selectbox(key=_key_of(at, "contrast-")).set_value("neutral").run()  # a new heatmap, same faces
+    assert not at.exception and len(calls) == detections, "a rerun must reuse the cached detections"
+    assert "rather than *neutral*" in texts(at) or "separates" in texts(at)
+
+
+def _key_of(at: AppTest, prefix: str) -> str:
+    return next(s.key for s in at.selectbox if s.key and s.key.startswith(prefix))
+
+
+def test_model_page_without_measurements_says_not_measured(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("pages/model.py").run()
+    assert not at.exception
+    words = texts(at)
+    assert "article 5(1)(f)" in words and "education institutions" in words and "medical or safety" in words
+    assert "expression is not a feeling" in words
+    if "metrics_test" not in json.loads(resolve_model_path(None).with_suffix(".json").read_text()):
+        assert "not measured yet" in words
+
+
+def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = resolve_model_path(None)
+    monkeypatch.setenv("FER_LENS_MODEL", str(full_card_copy(tmp_path, source)))
+    st.cache_resource.clear()  # the page must load the new card, not the model an earlier test cached
+    try:
+        at = app.run()
+        at.switch_page("pages/model.py").run()
+        assert not at.exception
+        assert len(at.get("plotly_chart")) == 3  # recall, confusion, reliability
+        assert len(at.dataframe) == 3  # real photos, heatmap faithfulness, speed
+        assert [m.label for m in at.metric][:2] == ["Accuracy", "Balanced score (macro-F1)"]
+        words = texts(at)
+        assert "not measured yet" not in words
+        assert "python -m fer_core train" in " ".join(c.value for c in at.code)
+    finally:
+        st.cache_resource.clear()

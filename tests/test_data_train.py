@@ -1,0 +1,106 @@
+"""Dataset layouts under the project protocol, augmentation, and a short resumable training run."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fer_core.augment import FaceAugment
+from fer_core.data import ferplus_majority, load_dataset
+from fer_core.labels import CLASSES
+from fer_core.models import load_model
+from fer_core.train import TrainConfig, train
+
+from .conftest import require_shared
+
+
+def test_ferplus_protocol_counts() -> None:
+    """The README's protocol keeps 3,545 test images with these class counts."""
+    test = load_dataset(require_shared("data/ferplus"), "ferplus", "test")
+    assert len(test) == 3545
+    assert test.class_counts().tolist() == [1258, 928, 447, 446, 321, 20, 97, 28]
+    assert test.images.shape[1:] == (48, 48) and test.images.dtype == np.uint8
+    np.testing.assert_allclose(test.soft.sum(axis=1), 1, atol=1e-5)
+    assert (test.soft.argmax(axis=1) == test.labels).all()
+
+
+def test_majority_rule_ties_and_unknown() -> None:
+    votes = np.array([
+        [3, 3, 0, 0, 0, 0, 0, 0, 4, 0],   # unknown beats the emotions: dropped
+        [3, 3, 0, 0, 0, 0, 0, 0, 3, 0],   # tie with unknown: kept; tie between classes: first wins
+        [0, 0, 0, 0, 0, 0, 0, 2, 0, 8],   # not a face: dropped
+    ], dtype=np.float32)
+    keep, labels = ferplus_majority(votes)
+    assert keep.tolist() == [False, True, False]
+    assert labels[1] == CLASSES.index("neutral")
+
+
+def _write_faces(root, names_and_labels) -> None:
+    rng = np.random.default_rng(0)
+    for folder, n in names_and_labels:
+        (root / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(root / folder / f"{i}.png")
+
+
+def test_folder_layout_accepts_synonyms(tmp_path) -> None:
+    _write_faces(tmp_path, [("happy", 2), ("Angry", 1), ("surprised", 1), ("fearful", 1), ("misc", 3)])
+    ds = load_dataset(tmp_path, "folders")
+    assert len(ds) == 5  # "misc" is not a class and is ignored
+    assert sorted(CLASSES[i] for i in ds.labels) == ["anger", "fear", "happiness", "happiness", "surprise"]
+
+
+def test_kaggle_csv_layout(tmp_path) -> None:
+    path = tmp_path / "fer2013.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["emotion", "pixels", "Usage"])
+        for code, usage in [(3, "Training"), (0, "Training"), (6, "PrivateTest")]:
+            w.writerow([code, " ".join(["128"] * 48 * 48), usage])
+    train_ds = load_dataset(path, "auto", "train")
+    test_ds = load_dataset(path, "auto", "test")
+    assert [CLASSES[i] for i in train_ds.labels] == ["happiness", "anger"]
+    assert [CLASSES[i] for i in test_ds.labels] == ["neutral"]
+
+
+def test_augmentation_keeps_range_and_varies() -> None:
+    x = torch.rand(16, 1, 48, 48)
+    aug = FaceAugment(64)
+    a = aug(x, torch.Generator().manual_seed(1))
+    b = aug(x, torch.Generator().manual_seed(2))
+    assert a.shape == (16, 1, 64, 64) and a.min() >= 0 and a.max() <= 1
+    assert not torch.allclose(a, b)
+
+
+def test_short_training_run_saves_and_resumes(tmp_path, monkeypatch) -> None:
+    """A tiny run that dies during epoch 2 resumes from the epoch-1 checkpoint and finishes."""
+    import fer_core.train as train_module
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "faces"
+    _write_faces(data, [(c, 6) for c in ("neutral", "happy", "sad", "angry")])
+    cfg = TrainConfig(data=str(data), arch="resnet10t", epochs=2, batch_size=8, max_steps_per_epoch=2,
+                      threads=1, out=str(tmp_path / "run"), name="tiny")
+    real_predict, calls = train_module.predict_logits, []
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated stop")
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "predict_logits", dies_in_epoch_two)
+    try:
+        train(cfg, "test")
+    except KeyboardInterrupt:
+        pass
+    assert (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "tiny.json").exists()
+    monkeypatch.setattr(train_module, "predict_logits", real_predict)
+    card = train(cfg, "test-resume")
+    assert [h["epoch"] for h in card["history"]] == [1, 2]  # epoch 1 was not redone
+    assert set(card["metrics"]["valid"]) >= {"accuracy", "macro_f1", "per_class_recall", "ece"}
+    loaded = load_model(tmp_path / "run" / "tiny.safetensors")
+    assert loaded.spec.timm_name == "resnet10t" and not loaded.model.training

@@ -1,0 +1,127 @@
+"""What the dashboard shows, without the dashboard: the uncertain rule, table rows and exports, model-card
+readers, the figures, the sample photo, and the sidebar's method list against the method registry."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from fer_core import card as cards
+from fer_core.explain_methods import METHODS
+from fer_core.labels import CLASSES
+from fer_core.recognizer import FaceResult
+from fer_core.report import (UNCERTAIN_MARGIN, UNCERTAIN_TOP, PhotoResult, analyze_photo, is_uncertain, png_bytes,
+                             result_rows, to_csv, to_json, uncertainty)
+
+
+def probs(**top: float) -> dict[str, float]:
+    """All classes, the given ones set and the rest sharing what is left equally."""
+    rest = (1 - sum(top.values())) / (len(CLASSES) - len(top))
+    return {c: top.get(c, rest) for c in CLASSES}
+
+
+def face(p: dict[str, float]) -> FaceResult:
+    return FaceResult(box=(10.4, 20.6, 30, 30), score=0.99, landmarks=None, probs=p,
+                      crop=np.zeros((112, 112, 3), np.uint8))
+
+
+@pytest.mark.parametrize("p, unsure", [
+    (probs(happiness=0.9), False),
+    (probs(happiness=UNCERTAIN_TOP - 0.01, neutral=0.1), True),  # top too low
+    (probs(happiness=0.6, neutral=0.6 - UNCERTAIN_MARGIN + 0.01), True),  # runner-up too close
+    (probs(happiness=0.6, neutral=0.6 - UNCERTAIN_MARGIN - 0.01), False),
+])
+def test_uncertain_rule(p: dict[str, float], unsure: bool) -> None:
+    assert is_uncertain(p) is unsure
+    assert (uncertainty(p) is not None) is unsure
+
+
+def test_rows_and_exports_cover_faces_errors_and_empty_photos() -> None:
+    results = [PhotoResult("a.jpg", "d1", np.zeros((50, 60, 3), np.uint8),
+                           [face(probs(happiness=0.9)), face(probs(anger=0.45))]),
+               PhotoResult("broken.jpg", "d2", error="the file is damaged"),
+               PhotoResult("wall.png", "d3", np.zeros((5, 5, 3), np.uint8))]
+    rows = result_rows(results)
+    assert [(r["file"], r["face"], r["expression"], r["uncertain"]) for r in rows] == [
+        ("a.jpg", 1, "happiness", False), ("a.jpg", 2, "anger", True),
+        ("broken.jpg", None, None, None), ("wall.png", None, None, None)]
+    assert rows[2]["note"] == "the file is damaged" and rows[3]["note"] == "no face found"
+    table = list(csv.DictReader(io.StringIO(to_csv(rows).decode())))
+    assert len(table) == 4 and set(CLASSES) <= set(table[0]) and table[1]["uncertain"] == "True"
+    doc = json.loads(to_json(results, model="m"))
+    assert doc["model"] == "m" and doc["photos"][0]["faces"][1]["uncertain"] is True
+    assert doc["photos"][1]["error"] and doc["photos"][0]["width"] == 60
+
+
+def test_analyze_photo_reports_bad_input_instead_of_raising() -> None:
+    class NoDetector:  # must never be reached for unreadable or oversized files
+        def analyze_rgb(self, rgb):
+            raise AssertionError("should not be called")
+
+    assert "not an image" in analyze_photo(NoDetector(), "x.png", b"hello").error
+    big = analyze_photo(NoDetector(), "big.png", b"0" * 2048, max_bytes=1024)
+    assert "limit" in big.error and big.rgb is None
+
+
+def test_png_bytes_round_trip() -> None:
+    import cv2
+
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 255  # red
+    back = cv2.imdecode(np.frombuffer(png_bytes(rgb), np.uint8), cv2.IMREAD_COLOR)
+    assert back.shape == (4, 5, 3) and back[0, 0].tolist() == [0, 0, 255]  # BGR on disk: still red
+
+
+def test_card_readers_cope_with_an_empty_card() -> None:
+    assert cards.scores({}) is None
+    assert cards.reliability({}) is None
+    assert cards.latency_rows(None) is None
+    assert cards.faithfulness_rows({}) is None
+
+
+def test_card_readers_on_measured_sections() -> None:
+    card = {"metrics": {"valid": {"accuracy": 0.8}},
+            "metrics_test": {"accuracy": 0.7, "reliability": [{"lo": 0, "hi": 1, "confidence": 0.5,
+                                                               "accuracy": 0.4, "count": 3}]},
+            "latency": {"classify_ms_b1": 2.0, "detect_ms_640x480": {"mtcnn": 12, "haar": 30, "default": 12},
+                        "default_detector": "mtcnn", "analyze_ms_1280x720": 80, "analyze_faces": 3},
+            "explain_bench": {"gradcam@layer3": {"method": "gradcam", "ms": 5, "deletion_auc": 0.2,
+                                                 "insertion_auc": 0.5, "faithful_share": 0.3, "n": 8}}}
+    found = cards.scores(card)
+    assert found.split == "test" and found.held_out and found.metrics["accuracy"] == 0.7
+    assert cards.scores({"metrics": {"valid": {"accuracy": 0.8}}}).split == "validation"
+    assert cards.reliability(card)[0]["count"] == 3
+    assert cards.confusion_shares([[1, 3], [0, 0]]) == [[0.25, 0.75], [0.0, 0.0]]
+    rows = dict(cards.latency_rows(card["latency"]))
+    assert "Find faces in a 640x480 video frame, mtcnn (default)" in rows and len(rows) == 4
+    assert cards.faithfulness_rows(card)[0]["method"] == "Grad-CAM (layer3)"
+
+
+def test_figures_build() -> None:
+    from ui.figures import confusion_heatmap, probability_bars, recall_bars, reliability_diagram
+
+    fig = probability_bars(probs(happiness=0.9))
+    assert list(fig.data[0].y)[-1] == "happiness"  # the most likely class is drawn at the top
+    assert len(recall_bars({"neutral": 0.9}).data) == 1
+    assert len(confusion_heatmap([[1.0]], [[3]], ["neutral"]).data) == 1
+    assert len(reliability_diagram([{"lo": 0, "hi": 1, "confidence": .5, "accuracy": .4, "count": 3}]).data) == 2
+
+
+def test_sample_photo_ships_with_scikit_image() -> None:
+    pytest.importorskip("skimage")
+    from fer_core.imageio import load_image
+    from fer_core.samples import sample_photo_png, sample_photo_rgb
+
+    assert sample_photo_rgb().shape == (512, 512, 3)
+    assert np.array_equal(load_image(sample_photo_png()), sample_photo_rgb())
+
+
+def test_sidebar_offers_every_method_and_detector() -> None:
+    from fer_core.detect import DETECTORS
+    from ui.settings import DEFAULT_METHOD, DETECTOR_NOTES, METHOD_NOTES
+
+    assert list(METHOD_NOTES) == list(METHODS) and DEFAULT_METHOD == "gradcam"
+    assert set(DETECTOR_NOTES) == set(DETECTORS)

@@ -1,0 +1,75 @@
+"""Plotly figures for the pages. Plain functions of numbers, so tests can build them without Streamlit."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from fer_core.labels import hex_color
+from fer_core.report import ranked
+
+_MARGIN = dict(l=0, r=10, t=36, b=0)
+
+
+def _colour(name: str) -> str:
+    try:
+        return hex_color(name)
+    except KeyError:
+        return "#888888"
+
+
+def probability_bars(probs: dict[str, float], title: str = "") -> go.Figure:
+    """All class probabilities as horizontal bars, the most likely at the top, in the class colours."""
+    pairs = ranked(probs)[::-1]  # plotly draws the first bar at the bottom
+    names, values = [n for n, _ in pairs], [v for _, v in pairs]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=[_colour(n) for n in names],
+                           text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=270, margin=_MARGIN,
+                      xaxis=dict(range=[0, 1.12], tickformat=".0%", title=None, showgrid=True),
+                      yaxis=dict(title=None), showlegend=False)
+    return fig
+
+
+def recall_bars(recall: dict[str, float]) -> go.Figure:
+    """Share of each expression's faces that the model named correctly."""
+    names = list(recall)[::-1]
+    values = [recall[n] for n in names]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=[_colour(n) for n in names],
+                           text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.1%} found<extra></extra>"))
+    fig.update_layout(height=300, margin=_MARGIN, xaxis=dict(range=[0, 1.12], tickformat=".0%"),
+                      showlegend=False, title=dict(text="Named correctly, per expression",
+                                                   font=dict(size=14)))
+    return fig
+
+
+def confusion_heatmap(shares: list[list[float]], counts: list[list[int]], classes: list[str]) -> go.Figure:
+    """Rows: the expression people labelled; columns: what the model said; cells: share of the row."""
+    text = [[f"{s:.0%}" for s in row] for row in shares]
+    fig = go.Figure(go.Heatmap(z=shares, x=classes, y=classes, text=text, texttemplate="%{text}",
+                               customdata=counts, colorscale="Blues", zmin=0, zmax=1,
+                               colorbar=dict(title="share", tickformat=".0%"),
+                               hovertemplate="labelled %{y}, model said %{x}: %{z:.0%} "
+                                             "(%{customdata} faces)<extra></extra>"))
+    fig.update_layout(height=520, margin=dict(l=0, r=0, t=36, b=0),
+                      xaxis=dict(title="what the model said", side="bottom", tickangle=-35),
+                      yaxis=dict(title="what people labelled", autorange="reversed"),
+                      title=dict(text="Who gets mistaken for whom", font=dict(size=14)))
+    return fig
+
+
+def reliability_diagram(bins: list[dict[str, float]]) -> go.Figure:
+    """Bars: how often the model was right at each confidence level; the diagonal is 'as confident as
+    it is right'."""
+    mids = [(b["lo"] + b["hi"]) / 2 for b in bins]
+    widths = [(b["hi"] - b["lo"]) * 0.9 for b in bins]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=mids, y=[b["accuracy"] for b in bins], width=widths, name="how often it was right",
+                         marker_color="#0072B2", customdata=[[b["count"], b["confidence"]] for b in bins],
+                         hovertemplate="confidence %{customdata[1]:.0%}: right %{y:.0%} of the time "
+                                       "(%{customdata[0]} faces)<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly honest confidence",
+                             line=dict(color="#999999", dash="dash")))
+    fig.update_layout(height=380, margin=dict(l=0, r=10, t=10, b=0), legend=dict(orientation="h", y=-0.2),
+                      xaxis=dict(title="how sure the model said it was", range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(title="how often it was right", range=[0, 1], tickformat=".0%"))
+    return fig

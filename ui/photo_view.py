@@ -1,0 +1,194 @@
+"""How the Photo page shows results: the annotated photo, one card per face (crop, chart, heatmap), the batch
+table and the downloads. The analysis itself is `fer_core.report.analyze_photo` and `fer_core.explain`.
+
+Heatmaps appear first; the trust check of each map (a few dozen extra model passes per face) runs after
+every card is on screen and fills in its note, so the visitor is never kept waiting for it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from fer_core.draw import annotate
+from fer_core.explain import Explanation, explain
+from fer_core.explain_methods import METHODS
+from fer_core.models import LoadedModel
+from fer_core.recognizer import FaceResult, Recognizer
+from fer_core.render import caption, legend, overlay_on_crop, overlay_on_photo
+from fer_core.report import (PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv,
+                             to_json, uncertainty)
+
+from .figures import probability_bars
+from .session_cache import memo
+from .settings import Settings
+
+MAX_FACE_CARDS = 12  # detailed cards per photo; the table and the downloads always hold every face
+NO_CONTRAST = "(nothing: show all evidence)"
+TRUST_LOOK = {"faithful": ":green[:material/verified:]", "partial": ":orange[:material/warning:]",
+              "weak": ":red[:material/error:]"}
+
+
+# ---- computing, memoised per session ---------------------------------------------------------------------
+
+def analysis(recognizer: Recognizer, detector: str, name: str, data: bytes, max_bytes: int) -> PhotoResult:
+    """`analyze_photo`, reused across reruns for the same bytes and detector."""
+    key = (digest(data), detector, name)
+    return memo("photos", key, lambda: analyze_photo(recognizer, name, data, max_bytes=max_bytes), max_items=12)
+
+
+@dataclass(frozen=True)
+class HeatmapRequest:
+    """Which heatmap one face card asked for: enough to compute it, or its trust check, again."""
+
+    result: PhotoResult
+    detector: str
+    index: int
+    method: str
+    target: str
+    contrast: str | None
+
+    def compute(self, model: LoadedModel, faithfulness: bool | str = False) -> Explanation:
+        """The explanation, reused across reruns; with faithfulness="fast" it also carries the trust hint."""
+        key = (self.result.digest, self.detector, self.index, self.method, self.target, self.contrast,
+               faithfulness)
+        crop = self.result.faces[self.index].crop
+        return memo("explanations", key, lambda: explain(model, crop, self.method, self.target,
+                                                         contrast=self.contrast, faithfulness=faithfulness),
+                    max_items=96)
+
+
+# ---- pieces of the page -----------------------------------------------------------------------------------
+
+def show_problems(results: Sequence[PhotoResult]) -> None:
+    """One friendly message per file that could not be read or has no face; the rest carry on."""
+    for r in results:
+        if r.error:
+            st.error(f"**{r.name}** could not be used: {r.error}", icon=":material/block:")
+        elif not r.faces:
+            st.warning(f"No face was found in **{r.name}**. Faces should be upright, well lit and not too "
+                       "small (at least about 40 pixels across). You could also try the other face finder "
+                       "in the sidebar.", icon=":material/search_off:")
+
+
+def show_batch_table(results: Sequence[PhotoResult]) -> None:
+    """Every face of every photo in one table (what the CSV download holds)."""
+    table = pd.DataFrame(result_rows(results))
+    columns = ["file", "face", "expression", "confidence", "uncertain", "note"]
+    st.dataframe(table[columns], hide_index=True, width="stretch", column_config={
+        "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
+        "uncertain": st.column_config.CheckboxColumn("uncertain"),
+        "face": st.column_config.NumberColumn("face", format="%d"),
+    })
+
+
+def show_downloads(results: Sequence[PhotoResult], model_name: str, detector: str) -> None:
+    """CSV and JSON of all results, built in memory when clicked."""
+    rows = result_rows(results)
+    st.caption("Save the scores of every face in every photo (made on this computer when you click):")
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.download_button("Results as a table (CSV)", lambda: to_csv(rows), "fer-lens-results.csv", "text/csv",
+                       on_click="ignore", icon=":material/table:", key="dl-csv", width="stretch")
+    c2.download_button("Results as data (JSON)", lambda: to_json(results, model=model_name, detector=detector),
+                       "fer-lens-results.json", "application/json", on_click="ignore",
+                       icon=":material/data_object:", key="dl-json", width="stretch")
+
+
+def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
+    """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes."""
+    if not result.faces:
+        st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch")
+        return
+    stem = result.name.rsplit(".", 1)[0]
+    n = len(result.faces)
+    left, right = st.columns(2)
+    annotated = annotate(result.rgb, result.faces)
+    left.image(annotated, width="stretch",
+               caption=f"{n} face{'s' if n > 1 else ''} found. Each box is coloured by the expression the "
+                       "model reads most strongly, with its score.")
+    left.download_button("Download this annotated photo (PNG)", lambda: png_bytes(annotated),
+                         f"{stem}-annotated.png", "image/png", on_click="ignore", icon=":material/download:",
+                         key=f"dl-annotated-{result.digest[:12]}")
+
+    if n > MAX_FACE_CARDS:
+        st.info(f"Showing details for the first {MAX_FACE_CARDS} of {n} faces; the table and the downloads "
+                "include every face.")
+    shown = []  # (face, explanation, request, trust note slot)
+    for i, face in enumerate(result.faces[:MAX_FACE_CARDS]):
+        card = face_card(result, i, face, model, settings)
+        if card is not None:
+            shown.append((face, *card))
+
+    if shown:
+        whole = overlay_on_photo(result.rgb, [(face, expl) for face, expl, _, _ in shown])
+        colours = ("red marks what speaks for the chosen expression, blue what speaks for the one it is "
+                   "compared with" if any(expl.signed for _, expl, _, _ in shown) else
+                   "warm colours mark the areas that drove each face's score most")
+        right.image(whole, width="stretch",
+                    caption=f"Heatmaps ({METHODS[settings.method].title}) on every face: {colours}. The cards "
+                            "below explain them one by one.")
+        right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
+                              f"{stem}-heatmaps.png", "image/png", on_click="ignore",
+                              icon=":material/download:", key=f"dl-heat-{result.digest[:12]}")
+    for _, _, request, slot in shown:
+        fill_trust_note(slot, request, model)
+
+
+def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings):
+    """One face: what the model saw, all class scores, and a heatmap for a class of the visitor's choice.
+    Returns (explanation, request, empty trust-note slot), or None when the heatmap failed."""
+    key = f"{result.digest[:12]}-{settings.detector}-{i}"
+    why_unsure = uncertainty(face.probs)
+    with st.container(border=True):
+        badge = " :orange-badge[:material/help: uncertain]" if why_unsure else ""
+        st.markdown(f"#### Face {i + 1}: {face.label} ({face.confidence:.0%}){badge}")
+        crop_col, chart_col, heat_col = st.columns([1, 2, 1.8])
+        crop_col.image(face.crop, width=150, caption="What the model saw: the face, cropped and levelled")
+        chart_col.plotly_chart(probability_bars(face.probs, "Score for each expression"),
+                               key=f"chart-{key}", config={"displayModeBar": False})
+        if why_unsure:
+            chart_col.caption(f":material/help: **Uncertain**: {why_unsure}. Read this face with extra care.")
+        with heat_col:
+            return heatmap_panel(result, i, face, model, settings, key)
+
+
+def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings,
+                  key: str):
+    """Class and contrast pickers, the heatmap, its legend and caption, and a slot for its trust note."""
+    order = [c for c, _ in ranked(face.probs)]
+    target = st.selectbox("Why this expression?", order, key=f"target-{key}",
+                          format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
+    others = [NO_CONTRAST] + [c for c in order if c != target]
+    contrast = st.selectbox("…rather than", others, key=f"contrast-{key}",
+                            help="Pick a second expression to see what speaks for the first one and "
+                                 "against the second (red = for, blue = against).")
+    contrast = None if contrast == NO_CONTRAST else contrast
+    request = HeatmapRequest(result, settings.detector, i, settings.method, target, contrast)
+    try:
+        expl = request.compute(model)
+    except Exception as exc:  # an explanation failing must not take the whole page down
+        st.warning(f"The heatmap could not be computed for this face ({exc}).")
+        return None
+    a, b = st.columns(2)
+    a.image(overlay_on_crop(face.crop, expl), width=150, caption=f"{METHODS[expl.method].title} heatmap")
+    b.image(legend(160, 40, expl.signed, low=contrast or "weak", high=target if contrast else "strong"),
+            width=160)
+    b.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
+                      f"{result.name.rsplit('.', 1)[0]}-face{i + 1}-{expl.method}.png", "image/png",
+                      on_click="ignore", key=f"dl-face-{key}", icon=":material/download:")
+    st.markdown(caption(expl))
+    slot = st.empty()
+    slot.caption(":material/hourglass_top: Checking how far to trust this map…")
+    return expl, request, slot
+
+
+def fill_trust_note(slot, request: HeatmapRequest, model: LoadedModel) -> None:
+    """Run the fast faithfulness check for one heatmap and put its plain-words verdict in the slot."""
+    try:
+        checked = request.compute(model, faithfulness="fast")
+    except Exception as exc:
+        slot.caption(f"The trust check could not run ({exc}).")
+        return
+    report = checked.faithfulness
+    slot.caption(f"{TRUST_LOOK.get(report.verdict, '')} **How far to trust this map:** {checked.trust_hint}")

@@ -1,0 +1,59 @@
+"""The sidebar settings every page shares (face detector, explanation method), drawn once by app.py.
+
+Widgets drawn in the entry script keep their values while the visitor moves between pages. This module
+imports nothing heavy (no torch, no Captum), so the Home page is up before the model is loaded; a test
+keeps METHOD_NOTES in step with `fer_core.explain_methods.METHODS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
+
+DEFAULT_METHOD = "gradcam"  # the fastest method, and a good first look
+
+DETECTOR_NOTES = {
+    "mtcnn": "MTCNN (recommended)",
+    "haar": "Haar cascade (simpler)",
+}
+METHOD_NOTES = {
+    "gradcam": "Grad-CAM (fast)",
+    "guided_gradcam": "Guided Grad-CAM",
+    "integrated_gradients": "Integrated Gradients",
+    "occlusion": "Occlusion (slower)",
+    "smoothgrad": "SmoothGrad",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    detector: str
+    method: str
+
+
+def sidebar() -> Settings:
+    """Draw the shared settings in the sidebar and return their current values."""
+    with st.sidebar:
+        st.subheader("Settings")
+        detectors = sorted(DETECTORS)
+        detector = st.selectbox("Face finder", detectors, index=detectors.index(DEFAULT_DETECTOR),
+                                key="detector", format_func=lambda d: DETECTOR_NOTES.get(d, d),
+                                help="The program that first finds the faces in a photo. MTCNN finds more faces, "
+                                     "tilted ones too; the older Haar cascade may miss some.")
+        methods = list(METHOD_NOTES)
+        method = st.selectbox("Heatmap method", methods, index=methods.index(DEFAULT_METHOD), key="method",
+                              format_func=METHOD_NOTES.get,
+                              help="How the heatmap on each face is computed. All answer the same question "
+                                   "in different ways. Grad-CAM: broad areas, quickest. Guided Grad-CAM: fine "
+                                   "edges inside those areas. Integrated Gradients and SmoothGrad: pixel "
+                                   "detail. Occlusion: covers the face patch by patch and watches the score.")
+        st.caption("🔒 Photos stay on this computer, in memory only.")
+    return Settings(detector, method)
+
+
+def current() -> Settings:
+    """The settings as last chosen (defaults before the sidebar has been drawn)."""
+    return Settings(st.session_state.get("detector", DEFAULT_DETECTOR),
+                    st.session_state.get("method", DEFAULT_METHOD))
