@@ -80,8 +80,8 @@ def run_explain_bench(args: argparse.Namespace) -> int:
     if args.write_card:
         import torch
 
-        update_card(args.model, "explain_bench", {"threads": torch.get_num_threads(), "faces": args.faces,
-                                                  "rows": table},
+        threads = torch.get_num_threads()
+        update_card(args.model, "explain_bench", {k: dict(v, threads=threads) for k, v in table.items()},
                     "python -m fer_core " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     if args.json:
         print(json.dumps(table, indent=2))

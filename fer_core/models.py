@@ -63,7 +63,10 @@ _FER_NORM = dict(mean=(0.508,), std=(0.255,))
 SPECS: dict[str, ModelSpec] = {
     "convnext_atto": ModelSpec("convnext_atto", 64, cam_layer="stages.3", **_FER_NORM),
     "resnet18": ModelSpec("resnet18", 64, cam_layer="layer4", **_FER_NORM),
-    "resnet10t": ModelSpec("resnet10t", 64, cam_layer="layer4", **_FER_NORM),
+    # Grad-CAM on layer3 (4x4 for a 64 px face) rather than layer4 (2x2): on fer-resnet10t-v1 it is more
+    # faithful (32 FER2013Test faces: insertion AUC 0.664 vs 0.644, deletion-insertion gap 0.18 vs 0.14)
+    # and its maps land on facial regions instead of the crop corners.
+    "resnet10t": ModelSpec("resnet10t", 64, cam_layer="layer3", **_FER_NORM),
     # resnet10t with CBAM blocks: each block's spatial-attention gate is a real attention map the model
     # multiplies its features by (layer1: 16x16, layer2: 8x8, layer3: 4x4 for a 64 px face).
     "resnet10t_cbam": ModelSpec("resnet10t", 64, cam_layer="layer4",
