@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from fer_core.models import LoadedModel, load_model
 from fer_core.recognizer import Recognizer
@@ -9,6 +10,9 @@ from fer_core.recognizer import Recognizer
 
 @st.cache_resource(show_spinner="Loading the facial-expression model…")
 def _load_model() -> LoadedModel:
+    # One torch thread per request: each face costs a few ms, and on a 2-core machine a second torch
+    # thread only fights the browser and the other sessions for the CPU (measured in tests/test_browser.py).
+    torch.set_num_threads(1)
     return load_model()
 
 
