@@ -1,7 +1,6 @@
 """Shared test helpers: where the optional real media live, and a clean skip when they are absent."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -9,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FER_LENS_SHARED", REPO / ".." / "shared")).resolve()
+from fer_core.paths import REPO_DIR as REPO
+from fer_core.paths import shared_dir
+
+SHARED = shared_dir()
 
 
 def require_shared(*relpath: str) -> Path:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from fer_core.imageio import ImageLoadError
 from fer_core.labels import CLASSES
+from fer_core.media_check import POSED
 from fer_core.recognizer import Recognizer
 
 from .conftest import require_shared
@@ -31,10 +32,8 @@ def test_happy_face_is_happiness(recognizer: Recognizer) -> None:
 
 def test_posed_expressions_mostly_right(recognizer: Recognizer) -> None:
     """The seven posed single-face photos: the model must get most of them, not only the easy ones."""
-    names = {"angry": "anger", "disgusted": "disgust", "fearful": "fear", "happy": "happiness",
-             "neutral": "neutral", "sad": "sadness", "surprised": "surprise"}
     hits = 0
-    for stem, expected in names.items():
+    for stem, expected in POSED.items():
         faces = recognizer.analyze(require_shared(f"media/photos/faceapi_{stem}.jpg"))
         assert len(faces) == 1, stem
         hits += faces[0].label == expected
