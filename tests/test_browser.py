@@ -13,13 +13,9 @@ Needs: `apt-get install -y chromium` and `pip install playwright` (never `playwr
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -27,14 +23,9 @@ import pytest
 
 from fer_core.report import png_bytes
 
-from .app_support import model_env
-from .conftest import REPO, require_shared
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, SHOTS, settle, shoot, streamlit_app, wait_count
+from .conftest import require_shared
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path(os.environ.get("FER_LENS_SCREENSHOTS", REPO / "screenshots"))
-SANITY_S = 60  # loose bound: a run this slow is broken, not merely slow
 TARGET_STARTUP_S, TARGET_ANALYSIS_S = 8.0, 1.5
 RESULTS_DONE = "on every face"  # the whole-photo heatmap caption, drawn after every face card is ready
 TRUST_NOTE = re.compile("How far to trust this map:")  # filled in after the heatmaps, one per face
@@ -42,27 +33,6 @@ TRUST_NOTE = re.compile("How far to trust this map:")  # filled in after the hea
 if not CHROMIUM.exists():
     pytest.skip("no browser: /usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError("streamlit did not become healthy")
 
 
 @pytest.fixture(scope="module")
@@ -85,71 +55,19 @@ def timings() -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def server(browser, timings: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running `streamlit run app.py`; records start -> Home interactive in `timings`."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, **model_env(), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-           "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
-           "--server.fileWatcherType=none"]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    with open(log, "wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(url, proc)
-            healthy = time.perf_counter() - start
-            page.goto(url)
-            page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
-            settle(page)
-            timings["startup_s"] = round(time.perf_counter() - start, 2)
-            timings["startup_health_s"] = round(healthy, 2)
-            shoot(page, "1-home")
-            page.close()
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    if proc.returncode not in (0, -15, None):
-        print(log.read_text()[-3000:], file=sys.stderr)
-
-
-def settle(page, quiet_ms: int = 400, timeout_s: float = SANITY_S) -> None:
-    """Wait until the app has stopped running (Streamlit's status widget gone for `quiet_ms`)."""
-    deadline = time.monotonic() + timeout_s
-    status = page.locator('[data-testid="stStatusWidget"]')
-    quiet_since = None
-    while time.monotonic() < deadline:
-        if status.count() == 0:
-            quiet_since = quiet_since or time.monotonic()
-            if (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
-                return
-        else:
-            quiet_since = None
-        page.wait_for_timeout(50)
-    raise TimeoutError("the app kept running")
-
-
-CONTENT_HEIGHT_JS = """() => Math.max(document.body.scrollHeight,
-    ...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]'))
-        .map(e => e.scrollHeight))"""
-
-
-def shoot(page, name: str) -> Path:
-    """A screenshot of the whole page. Streamlit scrolls inside its main area, not the document, so the
-    viewport is stretched to the content height first (a plain full-page shot would stop at the fold)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    size = page.viewport_size
-    height = min(int(page.evaluate(CONTENT_HEIGHT_JS)), 12000)
-    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
-    page.wait_for_timeout(500)  # let charts re-lay out
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-    return path
+    start = time.perf_counter()
+    with streamlit_app(log) as (url, _):
+        healthy = time.perf_counter() - start
+        page.goto(url)
+        page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
+        settle(page)
+        timings["startup_s"] = round(time.perf_counter() - start, 2)
+        timings["startup_health_s"] = round(healthy, 2)
+        shoot(page, "1-home")
+        page.close()
+        yield url
 
 
 def upload(page, path: Path) -> float:
@@ -158,14 +76,6 @@ def upload(page, path: Path) -> float:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_text(RESULTS_DONE).wait_for(timeout=SANITY_S * 1000)
     return time.perf_counter() - start
-
-
-def wait_count(page, locator, n: int, timeout_s: float = SANITY_S) -> int:
-    """Poll until `locator` matches at least `n` elements (or time runs out); the final count."""
-    deadline = time.monotonic() + timeout_s
-    while locator.count() < n and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
-    return locator.count()
 
 
 def open_photo_page(browser, server: str):
