@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from . import faithfulness as faith
 from .align import crops_to_input
 from .evaluate import prepare_batch
-from .explain_methods import METHODS, ClassScore, blurred_baseline
+from .explain_methods import METHODS, ClassScore, available_methods, blurred_baseline
 from .models import LoadedModel
 
 _ATTRIBUTION_LOCK = threading.RLock()  # held around every attribution; guards the cached twins too
@@ -157,6 +157,9 @@ def explain_input(loaded: LoadedModel, x: Tensor, method: str = "gradcam", targe
     c = class_index(loaded, contrast) if contrast is not None else None
     if c == t:
         raise ValueError("contrast class must differ from the target class")
+    if c is not None and not METHODS[method].class_specific:
+        raise ValueError(f"{METHODS[method].title} maps are the same for every class, so they cannot contrast "
+                         "two classes; use a class-specific method such as gradcam")
     baseline = blurred_baseline(x)
     start = time.perf_counter()
     attr = attribute(loaded, x, method, t, c, baseline, **opts)
@@ -214,7 +217,9 @@ def explain(loaded: LoadedModel, crop: np.ndarray, method: str = "gradcam", targ
                          out_size=crop.shape[0], **opts)
 
 
-BENCH_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {name: (name, {}) for name in METHODS}
+def bench_variants(loaded: LoadedModel) -> dict[str, tuple[str, dict[str, Any]]]:
+    """One row per method that works on this model, with default options."""
+    return {name: (name, {}) for name in available_methods(loaded.model)}
 
 
 def explain_bench(loaded: LoadedModel, n_faces: int = 32, data_root: str | None = None,
@@ -233,7 +238,7 @@ def explain_bench(loaded: LoadedModel, n_faces: int = 32, data_root: str | None 
     images = images[:n_faces]
     xs = prepare_batch(images, loaded.spec)
     out: dict[str, dict] = {}
-    for row, (method, opts) in (variants or BENCH_VARIANTS).items():
+    for row, (method, opts) in (variants or bench_variants(loaded)).items():
         ms, dels, inss, gaps, refs, verdicts = [], [], [], [], [], []
         for i in range(len(xs)):
             e = explain_input(loaded, xs[i: i + 1], method, faithfulness="fast", **opts)

@@ -1,4 +1,5 @@
-"""Attribution methods behind one signature, all from Captum, and the small registry `METHODS`.
+"""Attribution methods behind one signature, from Captum wherever Captum has the method, plus the model's
+own attention maps, and the small registry `METHODS`.
 
 Every method explains one scalar per face: the target logit, or "target minus contrast" for a
 "why X and not Y" view (`ClassScore`). It takes a batch (N, C, H, W) of normalised model inputs and the
@@ -19,6 +20,8 @@ import torch.nn.functional as F
 from captum.attr import (GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel,
                          Occlusion, Saliency)
 from torch import Tensor, nn
+
+from .models import attention_layers
 
 # Captum announces every guided-backprop call; the hooks it means live on our private twin only.
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", category=UserWarning)
@@ -126,6 +129,36 @@ def smoothgrad(score: ClassScore, x: Tensor, baseline: Tensor, *, signed: bool =
     return _per_pixel(attr, magnitude=False)
 
 
+MIN_ATTENTION_SIDE = 4  # gates coarser than 4x4 (layer4 on a 64 px face: 2x2) say little about *where*
+
+
+def attention(score: ClassScore, x: Tensor, baseline: Tensor, **_: Any) -> Tensor:
+    """The model's own spatial attention, read rather than inferred: every CBAM block multiplies its
+    features by a sigmoid gate in [0, 1] per position. The gates of one forward pass are upsampled to the
+    input and combined by their geometric mean (the factor a feature at that spot is scaled by, per block,
+    on average), then shifted so the least-attended spot is 0. It is the same for every class: attention
+    says where the model looks, Grad-CAM and the others say what it saw there."""
+    model = score.model
+    names = attention_layers(model)
+    if not names:
+        raise ValueError("this model has no spatial-attention blocks; attention maps need a model with "
+                         "attention, such as the built-in fer-resnet10t-cbam-v1")
+    gates: list[Tensor] = []
+    handles = [model.get_submodule(n).register_forward_hook(lambda _m, _i, out: gates.append(out.detach()))
+               for n in names]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    used = [g for g in gates if min(g.shape[-2:]) >= MIN_ATTENTION_SIDE] or gates
+    logs = [F.interpolate(g.float().clamp_min(1e-6).log(), size=tuple(x.shape[-2:]), mode="bilinear",
+                          align_corners=False) for g in used]
+    gate = torch.stack(logs).mean(dim=0)[:, 0].exp()
+    return gate - gate.amin(dim=(-2, -1), keepdim=True)
+
+
 MethodFn = Callable[..., Tensor]
 
 
@@ -134,13 +167,16 @@ class Method:
     """A registered attribution method.
 
     `evidence` maps are signed evidence for the score (positive = raised it): the display keeps the
-    positive part. Otherwise the map is a sensitivity whose magnitude is what matters.
+    positive part. Otherwise the map is a sensitivity whose magnitude is what matters. A method that is not
+    `class_specific` (attention) gives one map whatever class is asked about.
     """
 
     fn: MethodFn
     title: str
     evidence: bool
     layer_based: bool = False
+    class_specific: bool = True
+    needs_attention: bool = False
 
 
 METHODS: dict[str, Method] = {
@@ -149,4 +185,11 @@ METHODS: dict[str, Method] = {
     "integrated_gradients": Method(integrated_gradients, "Integrated Gradients", evidence=True),
     "occlusion": Method(occlusion, "Occlusion", evidence=True),
     "smoothgrad": Method(smoothgrad, "SmoothGrad", evidence=False),
+    "attention": Method(attention, "Attention", evidence=False, class_specific=False, needs_attention=True),
 }
+
+
+def available_methods(model: nn.Module) -> list[str]:
+    """The methods that work on `model`: attention only where the model has attention blocks."""
+    has_attention = bool(attention_layers(model))
+    return [name for name, m in METHODS.items() if has_attention or not m.needs_attention]

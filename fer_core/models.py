@@ -69,10 +69,30 @@ SPECS: dict[str, ModelSpec] = {
     "resnet10t": ModelSpec("resnet10t", 64, cam_layer="layer3", **_FER_NORM),
     # resnet10t with CBAM blocks: each block's spatial-attention gate is a real attention map the model
     # multiplies its features by (layer1: 16x16, layer2: 8x8, layer3: 4x4 for a 64 px face).
-    "resnet10t_cbam": ModelSpec("resnet10t", 64, cam_layer="layer4",
+    "resnet10t_cbam": ModelSpec("resnet10t", 64, cam_layer="layer3",
                                 timm_kwargs={"block_args": {"attn_layer": "cbam"}}, **_FER_NORM),
     "efficientvit_b0": ModelSpec("efficientvit_b0", 64, cam_layer="stages.3", **_FER_NORM),
 }
+
+
+ATTENTION_GATE_SUFFIX = "se.spatial.gate"  # timm CBAM blocks: the sigmoid that multiplies the block's features
+
+
+def attention_layers(model: torch.nn.Module) -> list[str]:
+    """Names of the model's spatial-attention gates (empty for a model without attention blocks)."""
+    return [name for name, _ in model.named_modules() if name.endswith(ATTENTION_GATE_SUFFIX)]
+
+
+def attention_card(model: torch.nn.Module) -> dict[str, Any] | None:
+    """The model card's statement about attention: which gates exist and how the app shows them."""
+    layers = attention_layers(model)
+    if not layers:
+        return None
+    return {"kind": "CBAM spatial attention (Woo et al. 2018): each residual stage's first block multiplies "
+                    "its features by a learned sigmoid gate per position",
+            "layers": layers,
+            "shown_as": "the 'attention' heatmap method: the gates of one forward pass (those of at least "
+                        "4x4 positions), upsampled and combined by geometric mean; the same for every class"}
 
 
 def inference_module(model: torch.nn.Module) -> torch.nn.Module:

@@ -182,7 +182,10 @@ def caption(explanation: "Explanation") -> str:
         return (f"No area of this face raised the score for *{e.target}* in this view; "
                 f"try another method or class.")
     where = _main_regions(shares)
-    if METHODS[e.method].evidence:
+    if not METHODS[e.method].class_specific:
+        sentence = (f"The model paid the most attention to the red areas: mainly {where}. (This map is the "
+                    f"model's own focus and is the same whichever expression you ask about.)")
+    elif METHODS[e.method].evidence:
         sentence = f"The red areas raised the score for *{e.target}* the most: mainly {where}."
     else:
         sentence = f"The score for *{e.target}* reacts most to changes in the red areas: mainly {where}."

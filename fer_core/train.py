@@ -29,7 +29,7 @@ from .augment import FaceAugment
 from .data import FaceDataset, load_dataset
 from .evaluate import compute_metrics, predict_logits, softmax
 from .labels import CLASSES
-from .models import SPECS, ModelSpec, save_checkpoint
+from .models import SPECS, ModelSpec, attention_card, save_checkpoint
 
 
 @dataclass
@@ -232,6 +232,8 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
         "date": _dt.date.today().isoformat(),
         "git_commit": _git_commit(),
     }
+    if attention := attention_card(model):
+        card["attention"] = attention
     save_checkpoint(model, spec, card, out / name)
     print(f"saved {out / name}.safetensors (valid accuracy {valid_metrics['accuracy']:.4f}, "
           f"macro-F1 {valid_metrics['macro_f1']:.4f}, tau {tau:.2f}, T {temperature:.2f})", file=sys.stderr)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import card as cards
-from ui.figures import confusion_heatmap, recall_bars, reliability_diagram
+from ui.figures import confusion_heatmap, recall_bars, reliability_diagram, robustness_bars
 from ui.resources import get_model
 
 NOT_MEASURED = "Not measured yet for this model."
@@ -125,6 +125,20 @@ else:
         st.dataframe(pd.DataFrame([{"photo": k, "intended": v.get("expected"), "model said": v.get("predicted"),
                                     "score": v.get("confidence")} for k, v in posed.items()]),
                      hide_index=True, column_config={"score": st.column_config.NumberColumn(format="percent")})
+
+# ---- robustness ----------------------------------------------------------------------------------------------
+st.header("What throws it off?")
+robust = card.get("robustness")
+if not robust:
+    st.info(NOT_MEASURED)
+else:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(robustness_bars(robust), key="robustness", config={"displayModeBar": False})
+    worst = max(robust["perturbations"].values(), key=lambda r: r["accuracy_drop"])
+    right.markdown(
+        f"The same {robust['n']:,} test faces, each changed the same way. Orange bars lose more than 10 points."
+        f"\n\nThe biggest drop: **{worst['title'].lower()}**, from {robust['clean']['accuracy']:.0%} to "
+        f"{worst['accuracy']:.0%}. Try these changes on your own photo on the **Robustness** page.")
 
 # ---- heatmaps ------------------------------------------------------------------------------------------------
 st.header("Can the heatmaps be trusted?")

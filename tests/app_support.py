@@ -60,6 +60,10 @@ def full_card_copy(tmp: Path, source: Path) -> Path:
                           "gradcam@layer3": {"method": "gradcam", "layer": "layer3", "n": 32, "ms": 20.0,
                                              "deletion_auc": 0.25, "insertion_auc": 0.45,
                                              "faithful_share": 0.2}},
+        "robustness": {"n": 200, "clean": {"accuracy": 0.8},
+                       "perturbations": {"eyes_occluded": {"title": "Eyes covered", "accuracy": 0.7,
+                                                           "accuracy_drop": 0.1},
+                                         "blur": {"title": "Blurred", "accuracy": 0.5, "accuracy_drop": 0.3}}},
     })
     out = tmp / "full-card.safetensors"
     out.symlink_to(source.resolve())

@@ -67,6 +67,17 @@ CONTENT_HEIGHT_JS = """() => Math.max(document.body.scrollHeight,
         .map(e => e.scrollHeight))"""
 
 
+def wait_for_charts(page, timeout_s: float = 15) -> None:
+    """Streamlit loads the chart and table components lazily, showing grey skeletons meanwhile: wait until
+    no skeleton is left and every chart holds a drawn plot, so screenshots never show grey boxes."""
+    skeletons = page.locator('[data-testid="stSkeleton"]')
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    deadline = time.monotonic() + timeout_s
+    while (skeletons.count() or drawn.count() < charts.count()) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+
+
 def shoot(page, name: str) -> Path:
     """A screenshot of the whole page. Streamlit scrolls inside its main area, not the document, so the
     viewport is stretched to the content height first (a plain full-page shot would stop at the fold)."""
@@ -75,6 +86,7 @@ def shoot(page, name: str) -> Path:
     size = page.viewport_size
     height = min(int(page.evaluate(CONTENT_HEIGHT_JS)), 12000)
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    wait_for_charts(page)
     page.wait_for_timeout(500)  # let charts re-lay out
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)

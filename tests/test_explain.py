@@ -14,7 +14,7 @@ from torch import nn
 from fer_core import explain as explain_mod
 from fer_core.align import FER_TEMPLATE
 from fer_core.explain import Explanation, explain, explain_bench, explain_input
-from fer_core.explain_methods import METHODS, blurred_baseline
+from fer_core.explain_methods import METHODS, available_methods, blurred_baseline
 from fer_core.models import LoadedModel, ModelSpec, load_model
 from fer_core.recognizer import Recognizer
 from fer_core.render import REGIONS, caption, legend, overlay_on_crop, overlay_on_photo, region_shares
@@ -171,6 +171,77 @@ def test_tiny_model_gradcam_by_hand(tiny) -> None:
     np.testing.assert_allclose(e.attribution, expected, rtol=1e-5, atol=1e-7)
 
 
+# ---- attention: a tiny CBAM model whose gate is known by hand -------------------------------------------
+
+class GatedBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        from timm.layers.cbam import CbamModule
+
+        self.se = CbamModule(channels, rd_ratio=0.5)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.se(f)
+
+
+class AttentionNet(nn.Module):
+    """4 copies of the input -> a timm CBAM block -> mean pool -> linear. The channel gate is a constant
+    0.5 (zero MLP) and the spatial conv passes the channel mean through (centre tap), so the spatial gate is
+    sigmoid(0.5 x / sqrt(1 + eps)) at every pixel: bright pixels get more attention."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(1, 4, 1, bias=False)
+        self.layer1 = nn.Sequential(GatedBlock(4))
+        self.fc = nn.Linear(4, 3)
+        se = self.layer1[0].se
+        with torch.no_grad():
+            self.expand.weight.fill_(1.0)
+            se.channel.fc1.weight.zero_()
+            se.channel.fc2.weight.zero_()
+            conv = se.spatial.conv.conv.weight
+            conv.zero_()
+            conv[0, 0, 3, 3] = 1.0
+            self.fc.weight.copy_(torch.arange(12.0).view(3, 4) / 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.layer1(self.expand(x)).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="module")
+def gated() -> tuple[LoadedModel, torch.Tensor]:
+    model = AttentionNet().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    spec = ModelSpec("gated", input_size=16, in_chans=1, mean=(0.0,), std=(1.0,), source_size=16,
+                     labels=("a", "b", "c"))
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 4 - 2
+    return LoadedModel(model, spec, {"name": "gated"}), x
+
+
+def test_attention_map_is_the_models_own_gate_by_hand(gated) -> None:
+    model, x = gated
+    eps = model.model.layer1[0].se.spatial.conv.bn.eps
+    gate = torch.sigmoid(0.5 * x[0, 0] / np.sqrt(1 + eps)).numpy()
+    e = explain_input(model, x, "attention", "a")
+    np.testing.assert_allclose(e.attribution, gate - gate.min(), atol=1e-6)
+    assert e.heatmap.max() == pytest.approx(1.0) and e.heatmap.min() == pytest.approx(0.0)
+    other = explain_input(model, x, "attention", "c")
+    np.testing.assert_array_equal(other.attribution, e.attribution)  # the same for every class, by design
+    assert "attention" in available_methods(model.model)
+    assert leftovers(model.model) == [] and leftovers(explain_mod._TWINS[model.model]) == []
+
+
+def test_attention_is_refused_where_it_cannot_mean_anything(gated, tiny) -> None:
+    model, x = gated
+    with pytest.raises(ValueError, match="same for every class"):
+        explain_input(model, x, "attention", "a", contrast="b")
+    no_attention, x16 = tiny
+    assert "attention" not in available_methods(no_attention.model)
+    with pytest.raises(ValueError, match="no spatial-attention blocks"):
+        explain_input(no_attention, x16, "attention", "a")
+
+
 # ---- real faces: sanity checks -------------------------------------------------------------------------
 
 COARSE = "layer4 Grad-CAM is a 2x2 map on 64 px input: too few degrees of freedom for rank correlation"
@@ -236,7 +307,7 @@ def test_parallel_equals_serial_and_recognition_is_untouched(loaded, faces) -> N
 def test_no_hooks_grads_or_mode_changes_are_left(loaded, faces) -> None:
     face, _ = faces["happy"]
     grad_mode = torch.is_grad_enabled()
-    for method in METHODS:
+    for method in available_methods(loaded.model):
         explain(loaded, face.crop, method, **FAST.get(method, {}))
     explain(loaded, face.crop, "gradcam", "happiness", contrast="sadness", faithfulness=True)
     assert leftovers(loaded.model) == []

@@ -73,3 +73,20 @@ def reliability_diagram(bins: list[dict[str, float]]) -> go.Figure:
                       xaxis=dict(title="how sure the model said it was", range=[0, 1], tickformat=".0%"),
                       yaxis=dict(title="how often it was right", range=[0, 1], tickformat=".0%"))
     return fig
+
+
+def robustness_bars(report: dict) -> go.Figure:
+    """Test accuracy under each perturbation, with the clean accuracy as a dashed line."""
+    rows = list(report["perturbations"].values())[::-1]
+    clean = report["clean"]["accuracy"]
+    fig = go.Figure(go.Bar(x=[r["accuracy"] for r in rows], y=[r["title"] for r in rows], orientation="h",
+                           marker_color=["#D55E00" if r["accuracy_drop"] > 0.1 else "#0072B2" for r in rows],
+                           text=[f"{r['accuracy']:.0%}" for r in rows], textposition="outside", cliponaxis=False,
+                           customdata=[r["accuracy_drop"] for r in rows],
+                           hovertemplate="%{y}: right %{x:.1%} of the time (%{customdata:.1%} less than on "
+                                         "untouched faces)<extra></extra>"))
+    fig.add_vline(x=clean, line_dash="dash", line_color="#555555",
+                  annotation_text=f"untouched faces: {clean:.0%}", annotation_position="top")
+    fig.update_layout(height=340, margin=dict(l=0, r=10, t=40, b=0), showlegend=False,
+                      xaxis=dict(range=[0, 1.05], tickformat=".0%", title="share of test faces read correctly"))
+    return fig

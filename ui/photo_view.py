@@ -5,7 +5,7 @@ Heatmaps appear first; the trust check of each map (a few dozen extra model pass
 every card is on screen and fills in its note, so the visitor is never kept waiting for it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import pandas as pd
@@ -13,7 +13,7 @@ import streamlit as st
 
 from fer_core.draw import annotate
 from fer_core.explain import Explanation, explain
-from fer_core.explain_methods import METHODS
+from fer_core.explain_methods import METHODS, available_methods
 from fer_core.models import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.render import caption, legend, overlay_on_crop, overlay_on_photo
@@ -95,8 +95,19 @@ def show_downloads(results: Sequence[PhotoResult], model_name: str, detector: st
                        icon=":material/data_object:", key="dl-json", width="stretch")
 
 
+def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
+    """The settings, with the heatmap method swapped for Grad-CAM (and a note) when this model cannot do
+    the chosen one (attention maps need a model with attention blocks)."""
+    if settings.method in available_methods(model.model):
+        return settings
+    st.info(f"{METHODS[settings.method].title} maps need a model with attention blocks, and "
+            f"{model.name} has none, so Grad-CAM is shown instead.", icon=":material/info:")
+    return replace(settings, method="gradcam")
+
+
 def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
     """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes."""
+    settings = usable_settings(settings, model)
     if not result.faces:
         st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch")
         return
@@ -124,7 +135,8 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
         whole = overlay_on_photo(result.rgb, [(face, expl) for face, expl, _, _ in shown])
         colours = ("red marks what speaks for the chosen expression, blue what speaks for the one it is "
                    "compared with" if any(expl.signed for _, expl, _, _ in shown) else
-                   "warm colours mark the areas that drove each face's score most")
+                   "warm colours mark where the model looked most" if not METHODS[settings.method].class_specific
+                   else "warm colours mark the areas that drove each face's score most")
         right.image(whole, width="stretch",
                     caption=f"Heatmaps ({METHODS[settings.method].title}) on every face: {colours}. The cards "
                             "below explain them one by one.")
@@ -157,13 +169,18 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
                   key: str):
     """Class and contrast pickers, the heatmap, its legend and caption, and a slot for its trust note."""
     order = [c for c, _ in ranked(face.probs)]
-    target = st.selectbox("Why this expression?", order, key=f"target-{key}",
-                          format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
-    others = [NO_CONTRAST] + [c for c in order if c != target]
-    contrast = st.selectbox("…rather than", others, key=f"contrast-{key}",
-                            help="Pick a second expression to see what speaks for the first one and "
-                                 "against the second (red = for, blue = against).")
-    contrast = None if contrast == NO_CONTRAST else contrast
+    if METHODS[settings.method].class_specific:
+        target = st.selectbox("Why this expression?", order, key=f"target-{key}",
+                              format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
+        others = [NO_CONTRAST] + [c for c in order if c != target]
+        contrast = st.selectbox("…rather than", others, key=f"contrast-{key}",
+                                help="Pick a second expression to see what speaks for the first one and "
+                                     "against the second (red = for, blue = against).")
+        contrast = None if contrast == NO_CONTRAST else contrast
+    else:  # the model's own attention: one map, whatever the class
+        target, contrast = order[0], None
+        st.caption("Where the model itself looked: its attention is the same for every expression. Pick "
+                   "another heatmap method in the sidebar to ask about one expression.")
     request = HeatmapRequest(result, settings.detector, i, settings.method, target, contrast)
     try:
         expl = request.compute(model)

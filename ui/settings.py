@@ -24,6 +24,7 @@ METHOD_NOTES = {
     "integrated_gradients": "Integrated Gradients",
     "occlusion": "Occlusion (slower)",
     "smoothgrad": "SmoothGrad",
+    "attention": "Attention (the model's own)",
 }
 
 
@@ -48,7 +49,9 @@ def sidebar() -> Settings:
                               help="How the heatmap on each face is computed. All answer the same question "
                                    "in different ways. Grad-CAM: broad areas, quickest. Guided Grad-CAM: fine "
                                    "edges inside those areas. Integrated Gradients and SmoothGrad: pixel "
-                                   "detail. Occlusion: covers the face patch by patch and watches the score.")
+                                   "detail. Occlusion: covers the face patch by patch and watches the score. "
+                                   "Attention: where the model itself chose to look (models with attention "
+                                   "blocks only).")
         st.caption("🔒 Photos stay on this computer, in memory only.")
     return Settings(detector, method)
 
