@@ -17,6 +17,9 @@ st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
+    st.Page("pages/webcam.py", title="Webcam", icon=":material/videocam:"),
+    st.Page("pages/video.py", title="Video clip", icon=":material/movie:"),
+    st.Page("pages/robustness.py", title="Robustness", icon=":material/science:"),
     st.Page("pages/model.py", title="About the model", icon=":material/fact_check:"),
 ]
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_core {predict,evaluate,train,bench} ...`."""
+"""Command line: `python -m fer_core {predict,evaluate,train,bench,live-bench} ...`."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import cli_explain, cli_train
+from . import cli_explain, cli_robustness, cli_train, cli_video
 from .detect import DEFAULT_DETECTOR, DETECTORS
 
 
@@ -87,6 +87,20 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_bench(args: argparse.Namespace) -> int:
+    from .live_bench import format_report, run_live_bench
+
+    try:
+        result = run_live_bench(args.minutes, Path(args.video) if args.video else None, threads=args.threads,
+                                detector=args.detector, detect_every=args.detect_every, model=args.model,
+                                progress=not args.json)
+    except FileNotFoundError as exc:
+        print(f"live-bench: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Lens facial-expression toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cli_train.add_parser(sub)
     cli_explain.add_parsers(sub)
+    cli_video.add_parsers(sub)
+    cli_robustness.add_parsers(sub)
 
     p = sub.add_parser("bench", help="latency and throughput on this CPU")
     p.add_argument("--model", default=None, help=model_help)
@@ -123,6 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-card", action="store_true", help="record the figures in the model's card")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("live-bench", help="the Webcam page's frame callback on a real clip: fps, delay, memory")
+    p.add_argument("--minutes", type=float, default=10.0, help="stream minutes to feed at 30 fps (default 10)")
+    p.add_argument("--video", default=None, help="clip to loop (default ../shared/media/videos/liveportrait_d3.mp4)")
+    p.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR)
+    p.add_argument("--detect-every", type=int, default=2, help="run the face detector on every k-th frame")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the app)")
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_live_bench)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,4 +1,5 @@
-"""`python -m fer_core robustness ...`: accuracy on FER2013Test under each perturbation."""
+"""`python -m fer_core robustness ...` (accuracy on FER2013Test under each perturbation) and
+`python -m fer_core uncertainty ...` (the "uncertain" rule, chosen on FER2013Valid)."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,43 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_robustness)
 
+    p = sub.add_parser("uncertainty", help="choose the 'uncertain' thresholds on FER2013Valid; report on test")
+    p.add_argument("--model", default=None)
+    p.add_argument("--data", default=None, help="FER+ root (default: ../shared/data/ferplus)")
+    p.add_argument("--target", type=float, default=0.9, help="accuracy the unflagged valid faces must reach")
+    p.add_argument("--write-card", action="store_true", help="record the rule in the model's card")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_uncertainty)
+
+
+def _command() -> str:
+    return "python -m fer_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_uncertainty(args: argparse.Namespace) -> int:
+    from .uncertainty import run
+
+    try:
+        rule = run(args.model, args.data, args.target)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"uncertainty: {exc}", file=sys.stderr)
+        return 2
+    if args.write_card:
+        from .models import update_card
+
+        update_card(args.model, "uncertainty", rule, _command())
+    if args.json:
+        print(json.dumps(rule, indent=2))
+        return 0
+    print(f"uncertain when the top score < {rule['top_below']:.2f} or the runner-up is within "
+          f"{rule['margin_below']:.2f} (chosen on FER2013Valid for >= {rule['target_accuracy']:.0%} accuracy "
+          "on the rest)")
+    for split in ("valid", "test"):
+        f = rule[split]
+        print(f"{split:5s}: {f['flagged_share']:.1%} flagged; accuracy {f['accuracy_unflagged']:.1%} unflagged, "
+              f"{f['accuracy_flagged']:.1%} flagged")
+    return 0
+
 
 def run_robustness(args: argparse.Namespace) -> int:
     from .robustness import run
@@ -29,8 +67,7 @@ def run_robustness(args: argparse.Namespace) -> int:
     if args.write_card:
         from .models import update_card
 
-        update_card(args.model, "robustness", report,
-                    "python -m fer_core " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        update_card(args.model, "robustness", report, _command())
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

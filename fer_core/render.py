@@ -6,6 +6,8 @@ Regions are fixed areas of the aligned crop, placed from the landmark template t
 """
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING
 
 import cv2
@@ -154,15 +156,37 @@ def region_shares(heatmap: np.ndarray, hot_quantile: float = HOT_QUANTILE) -> di
     return dict(sorted(((REGIONS[i], float(s)) for i, s in enumerate(shares) if s > 0), key=lambda kv: -kv[1]))
 
 
-def _main_regions(shares: dict[str, float], runner_up: float = 0.6) -> str:
-    """"the mouth", or "the mouth, then the cheeks" when the second region holds nearly as much."""
-    names = list(shares)
-    if not names:
+@functools.lru_cache(maxsize=4)
+def region_areas(size: int = CROP_SIZE) -> dict[str, float]:
+    """Share of the aligned crop's area that each region covers."""
+    counts = np.bincount(region_map(size).ravel(), minlength=len(REGIONS))
+    return {name: float(c) / size ** 2 for name, c in zip(REGIONS, counts)}
+
+
+MIN_REGION_SHARE = 0.15  # a region must hold this much of the hot map to be named
+BACKGROUND_SHARE = 0.5  # ...and the background is named first only when it holds at least half
+
+
+def _main_regions(shares: dict[str, float], size: int = CROP_SIZE, runner_up: float = 0.6) -> str:
+    """"the mouth", or "the mouth, then the cheeks" when the second region is nearly as hot.
+
+    Regions differ a lot in size (the cheeks are four times the mouth), so among the regions that hold a
+    real part of the map, the one where it is *densest* is named first; otherwise a wide glow that
+    merely spills over the large cheeks would be credited to them rather than to the mouth it centres on.
+    """
+    if not shares:
         return "no particular area"
     phrase = lambda n: n if n == "outside the face" else f"the {n}"  # noqa: E731
-    if len(names) > 1 and shares[names[1]] >= runner_up * shares[names[0]]:
-        return f"{phrase(names[0])}, then {phrase(names[1])}"
-    return phrase(names[0])
+    if shares.get("outside the face", 0.0) >= BACKGROUND_SHARE:
+        return phrase("outside the face")
+    areas = region_areas(size)
+    facial = {n: s for n, s in shares.items() if n != "outside the face"} or shares
+    named = [n for n, s in facial.items() if s >= MIN_REGION_SHARE] or [max(facial, key=facial.get)]
+    density = {n: shares[n] / max(areas[n], 1e-9) for n in named}
+    ranked_names = sorted(named, key=lambda n: -density[n])
+    if len(ranked_names) > 1 and density[ranked_names[1]] >= runner_up * density[ranked_names[0]]:
+        return f"{phrase(ranked_names[0])}, then {phrase(ranked_names[1])}"
+    return phrase(ranked_names[0])
 
 
 def caption(explanation: "Explanation") -> str:
@@ -170,8 +194,8 @@ def caption(explanation: "Explanation") -> str:
     e = explanation
     if e.signed:
         pro, con = region_shares(e.heatmap), region_shares(-e.heatmap)
-        parts = ([f"red areas speak for *{e.target}* rather than *{e.contrast}* (mainly {_main_regions(pro)})"]
-                 if pro else []) + ([f"blue areas speak for *{e.contrast}* (mainly {_main_regions(con)})"]
+        parts = ([f"red areas speak for *{e.target}* rather than *{e.contrast}* (mainly {_main_regions(pro, e.heatmap.shape[0])})"]
+                 if pro else []) + ([f"blue areas speak for *{e.contrast}* (mainly {_main_regions(con, e.heatmap.shape[0])})"]
                                     if con else [])
         if not parts:
             return f"Nothing in this face separates *{e.target}* from *{e.contrast}* in this view."
@@ -181,7 +205,7 @@ def caption(explanation: "Explanation") -> str:
     if not shares:
         return (f"No area of this face raised the score for *{e.target}* in this view; "
                 f"try another method or class.")
-    where = _main_regions(shares)
+    where = _main_regions(shares, e.heatmap.shape[0])
     if not METHODS[e.method].class_specific:
         sentence = (f"The model paid the most attention to the red areas: mainly {where}. (This map is the "
                     f"model's own focus and is the same whichever expression you ask about.)")

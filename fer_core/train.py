@@ -30,6 +30,7 @@ from .data import FaceDataset, load_dataset
 from .evaluate import compute_metrics, predict_logits, softmax
 from .labels import CLASSES
 from .models import SPECS, ModelSpec, attention_card, save_checkpoint
+from .uncertainty import fit_rule
 
 
 @dataclass
@@ -211,7 +212,8 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
     offset, tau = fit_logit_adjustment(v_logits, valid_ds.labels, prior)
     temperature = fit_temperature(v_logits + offset, valid_ds.labels)
     fold_into_classifier(model, offset, temperature)
-    valid_metrics = compute_metrics(softmax(predict_logits(model, valid_ds.images, spec)), valid_ds.labels)
+    valid_probs = softmax(predict_logits(model, valid_ds.images, spec))
+    valid_metrics = compute_metrics(valid_probs, valid_ds.labels)
     name = cfg.name or f"fer-{cfg.arch.replace('_', '-')}"
     card = {
         "name": name,
@@ -232,6 +234,10 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
         "date": _dt.date.today().isoformat(),
         "git_commit": _git_commit(),
     }
+    try:
+        card["uncertainty"] = dict(fit_rule(valid_probs, valid_ds.labels), chosen_on="FER2013Valid")
+    except ValueError:  # a weak model may never reach the target accuracy: keep the app's default rule
+        pass
     if attention := attention_card(model):
         card["attention"] = attention
     save_checkpoint(model, spec, card, out / name)

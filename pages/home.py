@@ -34,3 +34,5 @@ with sample:
         st.session_state["use_sample"] = True
         st.switch_page("pages/photo.py")
     st.page_link("pages/photo.py", label="Or upload your own photos", icon=":material/upload:")
+    st.page_link("pages/webcam.py", label="Or try it live with your webcam", icon=":material/videocam:")
+    st.page_link("pages/video.py", label="Or follow the faces in a recorded clip", icon=":material/movie:")

@@ -9,16 +9,14 @@ from ui import photo_view as view
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
 
-TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
-
 settings = current()
 st.title("Photo")
 st.write("Upload photos with faces. FER Lens scores each face for 8 facial expressions and shows which parts "
          "of the face the score came from.")
 
-uploads = st.file_uploader("Photos (JPG, PNG, WebP or BMP, up to "
-                           f"{st.get_option('server.maxUploadSize')} MB each)", type=TYPES,
-                           accept_multiple_files=True, key="uploads")
+uploads = st.file_uploader(f"Photos (JPG, PNG, WebP or BMP, up to {view.PHOTO_MAX_MB} MB each)",
+                           type=view.PHOTO_TYPES, accept_multiple_files=True, key="uploads",
+                           max_upload_size=view.PHOTO_MAX_MB)
 if st.session_state.get("use_sample"):
     if st.button("Remove the sample photo", icon=":material/close:", key="drop-sample"):
         st.session_state["use_sample"] = False
@@ -36,7 +34,7 @@ if not inputs:
 
 model = get_model()
 recognizer = get_recognizer(settings.detector)
-max_bytes = st.get_option("server.maxUploadSize") * 2**20
+max_bytes = view.PHOTO_MAX_MB * 2**20
 with st.spinner("Finding faces…"):
     results = [view.analysis(recognizer, settings.detector, name, data, max_bytes) for name, data in inputs]
 

@@ -17,8 +17,9 @@ st.write("A person still reads a smile behind sunglasses or in a dim room. A mod
          "about 28,000 small photos and only knows what they showed. Pick a face, change it the way real "
          "photos go wrong, and watch the scores and the heatmap move.")
 
-upload = st.file_uploader("A photo with a face (JPG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"],
-                          key="robust-upload")
+upload = st.file_uploader(f"A photo with a face (JPG, PNG, WebP or BMP, up to {photo_view.PHOTO_MAX_MB} MB)",
+                          type=photo_view.PHOTO_TYPES, key="robust-upload",
+                          max_upload_size=photo_view.PHOTO_MAX_MB)
 if upload is not None:
     name, data = upload.name, upload.getvalue()
 else:
@@ -28,7 +29,7 @@ else:
 model = get_model()
 settings = photo_view.usable_settings(settings, model)
 recognizer = get_recognizer(settings.detector)
-max_bytes = st.get_option("server.maxUploadSize") * 2**20
+max_bytes = photo_view.PHOTO_MAX_MB * 2**20
 with st.spinner("Finding faces…"):
     result = photo_view.analysis(recognizer, settings.detector, name, data, max_bytes)
 photo_view.show_problems([result])

@@ -116,7 +116,7 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
         at = app.run()
         at.switch_page("pages/model.py").run()
         assert not at.exception
-        assert len(at.get("plotly_chart")) == 3  # recall, confusion, reliability
+        assert len(at.get("plotly_chart")) == 4  # recall, confusion, reliability, robustness
         assert len(at.dataframe) == 3  # real photos, heatmap faithfulness, speed
         assert [m.label for m in at.metric][:2] == ["Accuracy", "Balanced score (macro-F1)"]
         words = texts(at)
@@ -124,3 +124,20 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
         assert "python -m fer_core train" in " ".join(c.value for c in at.code)
     finally:
         st.cache_resource.clear()
+
+
+def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("pages/robustness.py").run()
+    assert not at.exception
+    words = texts(at)
+    assert "why models fail" in words and "sample photo" in words
+    assert "original:" in words, "the original face's card is missing"
+    assert len(at.get("plotly_chart")) == 2, "one score chart for the original, one for the changed face"
+    assert at.dataframe, "the every-change table is missing"
+    table = at.dataframe[0].value
+    assert len(table) == 9 and table["change"].iloc[0] == "None (original)"
+    at.selectbox(key="robust-change").set_value("mouth_occluded").run()
+    assert not at.exception
+    assert "mouth covered:" in texts(at)
+    assert "the answer" in texts(at) and "both heatmaps explain" in texts(at)

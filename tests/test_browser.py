@@ -138,3 +138,15 @@ def test_model_page(browser, server: str) -> None:
     assert page.get_by_role("heading", name="How often is it right?").count() == 1
     shoot(page, "4-model")
     page.close()
+
+
+def test_robustness_page(browser, server: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/robustness")
+    page.get_by_text("Every change at once").wait_for(timeout=SANITY_S * 1000)
+    settle(page)
+    assert page.get_by_role("heading", name=re.compile(r"^Original: \w+ \(\d+%\)")).count() == 1
+    assert page.get_by_role("heading", name=re.compile(r"^Eyes covered: \w+ \(\d+%\)")).count() == 1
+    assert page.get_by_text(re.compile("Grad-CAM heatmap")).count() == 2
+    shoot(page, "5-robustness")
+    page.close()

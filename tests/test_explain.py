@@ -383,6 +383,18 @@ def test_caption_names_the_region_that_holds_the_map() -> None:
     assert "*happiness* rather than *surprise* (mainly the mouth)" in text and "forehead" in text
 
 
+def test_caption_names_where_a_wide_map_centres_not_the_largest_region() -> None:
+    """A wide glow centred just above the mouth spills over the big cheek region, which then holds the most
+    heat; the caption must still lead with the mouth, where the heat is densest."""
+    size = 112
+    (mlx, mly), (mrx, _) = FER_TEMPLATE[3] * size, FER_TEMPLATE[4] * size
+    ys, xs = np.mgrid[0:size, 0:size]
+    glow = np.exp(-(((xs - (mlx + mrx) / 2) ** 2 + (ys - (mly - 8)) ** 2) / (2 * 26.0 ** 2))).astype(np.float32)
+    assert next(iter(region_shares(glow))) == "cheeks"  # by raw amount of heat...
+    text = caption(Explanation("occlusion", "happiness", glow, glow, {}, 0.0))
+    assert "mainly the mouth" in text, text  # ...but the mouth is where it centres
+
+
 def test_caption_on_a_real_face_names_a_region(loaded, faces) -> None:
     e = explain(loaded, faces["happy"][0].crop, "occlusion")
     text = caption(e)

@@ -24,6 +24,8 @@ from .figures import probability_bars
 from .session_cache import memo
 from .settings import Settings
 
+PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 MAX_FACE_CARDS = 12  # detailed cards per photo; the table and the downloads always hold every face
 NO_CONTRAST = "(nothing: show all evidence)"
 TRUST_LOOK = {"faithful": ":green[:material/verified:]", "partial": ":orange[:material/warning:]",

@@ -1,0 +1,54 @@
+"""Webcam: facial expressions live from the camera, with a rolling chart per face, an optional personal
+baseline, and "freeze and explain" with the Photo page's heatmaps."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import photo_view
+from ui import webcam_view as view
+from ui.resources import get_model, get_recognizer
+from ui.settings import current
+
+settings = current()
+st.title("Webcam")
+st.write("Turn on your camera: FER Lens finds each face and shows which facial expression it most resembles, "
+         "live. Freeze a frame to see which parts of the face drove the scores.")
+
+model = get_model()
+recognizer = get_recognizer(settings.detector)
+processor = view.session_processor(recognizer)
+
+video_col, panel_col = st.columns([1, 1], gap="large")
+with video_col:
+    ctx = view.stream(processor)
+    playing = ctx.state.playing
+    view.controls(processor, recognizer, playing)
+    st.caption("🔒 Frames are analysed in memory on this computer and never saved. Only the latest frame and "
+               "the last 10 seconds of scores are kept, while this tab is open.")
+with panel_col:
+    view.live_panel(processor, playing)
+
+with st.expander("How the live view works", icon=":material/help:"):
+    st.markdown(
+        "- Each camera frame goes to FER Lens on this computer. The face finder runs on every second frame "
+        "(on every frame while no face is in view); in between, the boxes stay where they were, which at 30 "
+        "frames a second is a few pixels at most.\n"
+        "- Every face is scored on every frame, in one pass (the Photo page also scores a mirrored copy; a "
+        "frozen frame gets that too). **Smoothing** averages over about half a second.\n"
+        "- When the computer cannot keep up, frames are **skipped, not queued**, so the picture never lags "
+        "behind. *Analysed per second* and *Added delay* show how it is doing.\n"
+        "- Face numbers stay with a face while it is in view; a face that leaves for more than 2 seconds gets "
+        "a new number when it comes back.\n"
+        "- Scores say how much a face *looks like* the faces people labelled with each expression. They are "
+        "not a measure of feelings.")
+
+result = view.frozen()
+if result is not None:
+    st.divider()
+    st.subheader("Frozen frame")
+    st.caption("Scores of this single frame (with the mirrored pass, as on the Photo page), so they can "
+               "differ a little from the smoothed live scores.")
+    view.discard_button()
+    if not result.faces:
+        st.warning("No face was in view in the frozen frame.", icon=":material/search_off:")
+    photo_view.show_photo(result, model, settings)
