@@ -19,9 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from .labels import CLASSES
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-BUILTIN_DIR = PACKAGE_DIR / "weights"
-DEFAULT_MODEL = "fer-resnet10t-v1"
+from .catalog import BUILTIN_DIR, DEFAULT_MODEL, builtin_models  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -145,10 +143,6 @@ def save_checkpoint(model: torch.nn.Module, spec: ModelSpec, card: dict[str, Any
     card = dict(card, spec=spec.to_json())
     Path(str(path) + ".json").write_text(json.dumps(card, indent=2) + "\n")
     return Path(str(path) + ".safetensors")
-
-
-def builtin_models() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.safetensors"))
 
 
 def resolve_model_path(name_or_path: str | Path | None) -> Path:

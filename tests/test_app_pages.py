@@ -141,3 +141,30 @@ def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
     assert not at.exception
     assert "mouth covered:" in texts(at)
     assert "the answer" in texts(at) and "both heatmaps explain" in texts(at)
+
+
+def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second model (here a renamed copy given by $FER_LENS_MODEL) is offered in the sidebar; choosing the
+    built-in one there changes the model the pages use."""
+    copy = full_card_copy(tmp_path, resolve_model_path(None))
+    card = json.loads(copy.with_suffix(".json").read_text())
+    copy.with_suffix(".json").write_text(json.dumps(dict(card, name="picker-test-model")))
+    monkeypatch.setenv("FER_LENS_MODEL", str(copy))
+    from fer_core.catalog import builtin_models
+
+    st.cache_resource.clear()
+    try:
+        at = app.run()
+        picker = at.selectbox(key="model")
+        assert picker.value == str(copy) and len(picker.options) == 1 + len(builtin_models())
+        at.switch_page("pages/model.py").run()
+        assert not at.exception and "picker-test-model" in texts(at)
+
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["model"] = builtin_models()[0]  # as if picked in the sidebar
+        at.switch_page("pages/model.py").run()
+        assert not at.exception
+        assert "picker-test-model" not in texts(at) and builtin_models()[0] in texts(at)
+    finally:
+        st.cache_resource.clear()

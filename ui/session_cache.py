@@ -8,11 +8,15 @@ from typing import Callable, Hashable, TypeVar
 
 import streamlit as st
 
+from .settings import current_model
+
 T = TypeVar("T")
 
 
 def memo(bucket: str, key: Hashable, compute: Callable[[], T], max_items: int = 16) -> T:
-    """The value stored under `key` in this session's `bucket`, computing and storing it on a miss."""
+    """The value stored under `key` in this session's `bucket`, computing and storing it on a miss. Keys
+    include the sidebar's model, so switching models never shows another model's results."""
+    key = (current_model(), key)
     store: OrderedDict = st.session_state.setdefault(f"_memo_{bucket}", OrderedDict())
     if key in store:
         store.move_to_end(key)

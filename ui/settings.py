@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fer_core.catalog import default_model, describe, model_choices
 from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
 
 DEFAULT_METHOD = "gradcam"  # the fastest method, and a good first look
@@ -32,12 +33,26 @@ METHOD_NOTES = {
 class Settings:
     detector: str
     method: str
+    model: str = ""
+
+
+def current_model() -> str:
+    """The model this session chose in the sidebar (the default before the sidebar is drawn)."""
+    return st.session_state.get("model") or default_model()
 
 
 def sidebar() -> Settings:
     """Draw the shared settings in the sidebar and return their current values."""
+    for key in ("model", "detector", "method"):  # keep the choices when a page run skips the sidebar
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     with st.sidebar:
         st.subheader("Settings")
+        models = model_choices()
+        model = st.selectbox("Model", models, key="model", format_func=describe,
+                             help="The trained network that reads the faces. Every page uses the one chosen "
+                                  "here; 'About the model' describes it. Models with attention maps can also "
+                                  "show where they looked.") if len(models) > 1 else models[0]
         detectors = sorted(DETECTORS)
         detector = st.selectbox("Face finder", detectors, index=detectors.index(DEFAULT_DETECTOR),
                                 key="detector", format_func=lambda d: DETECTOR_NOTES.get(d, d),
@@ -53,10 +68,10 @@ def sidebar() -> Settings:
                                    "Attention: where the model itself chose to look (models with attention "
                                    "blocks only).")
         st.caption("🔒 Photos stay on this computer, in memory only.")
-    return Settings(detector, method)
+    return Settings(detector, method, model)
 
 
 def current() -> Settings:
     """The settings as last chosen (defaults before the sidebar has been drawn)."""
     return Settings(st.session_state.get("detector", DEFAULT_DETECTOR),
-                    st.session_state.get("method", DEFAULT_METHOD))
+                    st.session_state.get("method", DEFAULT_METHOD), current_model())
