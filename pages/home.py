@@ -36,3 +36,4 @@ with sample:
     st.page_link("pages/photo.py", label="Or upload your own photos", icon=":material/upload:")
     st.page_link("pages/webcam.py", label="Or try it live with your webcam", icon=":material/videocam:")
     st.page_link("pages/video.py", label="Or follow the faces in a recorded clip", icon=":material/movie:")
+    st.page_link("pages/robustness.py", label="Or see what throws a model off", icon=":material/science:")

@@ -28,15 +28,50 @@ def face(p: dict[str, float]) -> FaceResult:
                       crop=np.zeros((112, 112, 3), np.uint8))
 
 
+SURE = min(UNCERTAIN_TOP + 0.1, 0.99)
+
+
 @pytest.mark.parametrize("p, unsure", [
     (probs(happiness=0.9), False),
     (probs(happiness=UNCERTAIN_TOP - 0.01, neutral=0.1), True),  # top too low
-    (probs(happiness=0.6, neutral=0.6 - UNCERTAIN_MARGIN + 0.01), True),  # runner-up too close
-    (probs(happiness=0.6, neutral=0.6 - UNCERTAIN_MARGIN - 0.01), False),
-])
+    (probs(happiness=UNCERTAIN_TOP + 0.01, neutral=0.1), False),
+] + ([
+    (probs(happiness=SURE, neutral=SURE - UNCERTAIN_MARGIN + 0.01), True),  # runner-up too close
+    (probs(happiness=SURE, neutral=SURE - UNCERTAIN_MARGIN - 0.01), False),
+] if UNCERTAIN_MARGIN > 0 else []))
 def test_uncertain_rule(p: dict[str, float], unsure: bool) -> None:
     assert is_uncertain(p) is unsure
     assert (uncertainty(p) is not None) is unsure
+
+
+def test_uncertain_rule_is_the_one_chosen_on_valid_for_the_default_model() -> None:
+    from fer_core.catalog import BUILTIN_DIR, DEFAULT_MODEL
+
+    card = json.loads((BUILTIN_DIR / f"{DEFAULT_MODEL}.json").read_text())
+    if "uncertainty" not in card:
+        pytest.skip("the default model's card has no 'uncertainty' section yet")
+    rule = card["uncertainty"]
+    assert rule["chosen_on"] == "FER2013Valid"
+    assert (UNCERTAIN_TOP, UNCERTAIN_MARGIN) == (rule["top_below"], rule["margin_below"])
+
+
+def test_fit_rule_flags_the_fewest_faces_that_keep_the_rest_accurate() -> None:
+    from fer_core.uncertainty import fit_rule, rule_figures
+
+    # 100 faces: confident ones (top 0.9) are all right, middling ones (0.6) right 50%, low (0.4) right 20%.
+    rows, labels = [], []
+    for top, n, n_right in ((0.9, 60, 60), (0.6, 20, 10), (0.4, 20, 4)):
+        for i in range(n):
+            p = np.full(8, (1 - top) / 7)
+            p[0] = top
+            rows.append(p)
+            labels.append(0 if i < n_right else 1)
+    probs_, labels_ = np.array(rows), np.array(labels)
+    rule = fit_rule(probs_, labels_, target_accuracy=0.9)
+    assert rule["valid"]["accuracy_unflagged"] >= 0.9
+    assert rule["valid"]["flagged_share"] == pytest.approx(0.4)  # exactly the 0.6 and 0.4 faces
+    assert 0.6 < rule["top_below"] <= 0.9
+    assert rule_figures(probs_, labels_, 0.3, 0.0)["flagged_share"] == 0.0
 
 
 def test_rows_and_exports_cover_faces_errors_and_empty_photos() -> None:

@@ -81,7 +81,7 @@ def timeline_figure(times: np.ndarray, probs: np.ndarray, raw: np.ndarray, label
                                  line=dict(color="#1F2933", width=1.5), connectgaps=False, showlegend=False,
                                  hovertemplate="top score: %{y:.0%} at %{x:.1f} s<extra></extra>"), row=2, col=1)
     fig.add_hrect(y0=0, y1=UNCERTAIN_TOP, fillcolor="rgba(230,159,0,0.13)", line_width=0, row=2, col=1)
-    fig.add_annotation(x=0, xref="x2 domain", y=UNCERTAIN_TOP / 2, yref="y2", text="unsure below 50%",
+    fig.add_annotation(x=0, xref="x2 domain", y=UNCERTAIN_TOP / 2, yref="y2", text=f"unsure below {UNCERTAIN_TOP:.0%}",
                        showarrow=False, xanchor="left", font=dict(size=10, color="#8a6100"))
     for a, b in gaps(np.asarray(times), step, clip_s):
         for row in (1, 2):
