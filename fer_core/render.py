@@ -76,18 +76,25 @@ def overlay_on_crop(crop: np.ndarray, explanation: "Explanation", **kwargs) -> n
 def overlay_on_photo(rgb: np.ndarray, faces: "list[tuple[FaceResult, Explanation]]",
                      alpha: float = DEFAULT_ALPHA, colormap: int = DEFAULT_COLORMAP,
                      fade_low: bool = True) -> np.ndarray:
-    """The whole photo with each face's heatmap warped back through the inverse alignment transform."""
+    """The whole photo with each face's heatmap warped back through the inverse alignment transform.
+    Each face only touches the box around its warped crop, so big photos stay cheap."""
     out = rgb.copy()
     h, w = rgb.shape[:2]
     for face, expl in faces:
         size = expl.heatmap.shape[0]
         inverse = cv2.invertAffineTransform(alignment_matrix(face.box, face.landmarks, size))
-        heat = cv2.warpAffine(expl.heatmap.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR,
-                              borderValue=0)
-        inside = cv2.warpAffine(np.ones((size, size), np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR,
+        corners = cv2.transform(np.array([[[0, 0], [size, 0], [0, size], [size, size]]], np.float32), inverse)[0]
+        x0, y0 = np.floor(corners.min(axis=0)).astype(int).clip(0, [w, h])
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int).clip(0, [w, h])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        shifted = inverse - np.array([[0, 0, x0], [0, 0, y0]], np.float64)  # into the face's box
+        box = (int(x1 - x0), int(y1 - y0))
+        heat = cv2.warpAffine(expl.heatmap.astype(np.float32), shifted, box, flags=cv2.INTER_LINEAR, borderValue=0)
+        inside = cv2.warpAffine(np.ones((size, size), np.float32), shifted, box, flags=cv2.INTER_LINEAR,
                                 borderValue=0)
         weight = _alpha_map(heat, alpha, fade_low) * inside
-        out = _blend(out, colorize(heat, expl.signed, colormap), weight)
+        out[y0:y1, x0:x1] = _blend(out[y0:y1, x0:x1], colorize(heat, expl.signed, colormap), weight)
     return out
 
 

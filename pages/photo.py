@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.labels import CLASSES
 from fer_core.report import UNCERTAIN_RULE
 from fer_core.samples import SAMPLE_NAME, sample_photo_png
 from ui import photo_view as view
+from ui.figures import expression_key
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
 
@@ -24,6 +26,11 @@ if st.session_state.get("use_sample"):
 elif st.button("Use a sample photo", icon=":material/image:", key="add-sample"):
     st.session_state["use_sample"] = True
     st.rerun()
+
+# The colour key also loads the charting code while the visitor picks a photo, so the results' charts
+# appear without that wait (measured in tests/test_browser.py).
+st.plotly_chart(expression_key(CLASSES), key="expression-key", config={"displayModeBar": False, "staticPlot": True})
+st.caption("The colour of each facial expression, on the boxes and in the charts.")
 
 inputs = [(u.name, u.getvalue()) for u in uploads or []]
 if st.session_state.get("use_sample"):

@@ -90,3 +90,14 @@ def robustness_bars(report: dict) -> go.Figure:
     fig.update_layout(height=340, margin=dict(l=0, r=10, t=40, b=0), showlegend=False,
                       xaxis=dict(range=[0, 1.05], tickformat=".0%", title="share of test faces read correctly"))
     return fig
+
+
+def expression_key(classes: list[str] | tuple[str, ...]) -> go.Figure:
+    """The colour of each expression, as used by the boxes on photos and by every chart: one strip."""
+    fig = go.Figure([go.Bar(x=[1], y=[""], orientation="h", name=c, marker_color=_colour(c), text=[c],
+                            textposition="inside", insidetextanchor="middle", hoverinfo="skip",
+                            textfont=dict(color="white", size=12)) for c in classes])
+    fig.update_layout(barmode="stack", height=44, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+                      xaxis=dict(visible=False, range=[0, len(classes)]), yaxis=dict(visible=False),
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    return fig
