@@ -272,6 +272,26 @@ def test_randomised_weights_change_the_maps(loaded, faces, method, opts) -> None
     assert np.median(rhos) < 0.5, f"{method} maps barely change with random weights: rho {np.round(rhos, 2)}"
 
 
+def test_built_in_attention_model_shows_learned_attention_on_real_faces(faces) -> None:
+    """The shipped CBAM model: its attention maps on real faces are not flat, and they change clearly when
+    its weights are randomised (the Adebayo et al. check, applied to attention)."""
+    from fer_core.catalog import builtin_models
+
+    with_attention = [m for m in builtin_models() if "cbam" in m]
+    if not with_attention:
+        pytest.skip("no built-in model with attention blocks in fer_core/weights")
+    model = load_model(with_attention[0])
+    assert model.card.get("attention", {}).get("layers"), "the model card must say the model has attention"
+    random_model = randomised(model)
+    rhos = []
+    for face, _ in faces.values():
+        trained = explain(model, face.crop, "attention")
+        assert np.ptp(trained.attribution) > 0.05, "attention should single out some parts of the face"
+        rand = explain(random_model, face.crop, "attention")
+        rhos.append(spearmanr(trained.heatmap.ravel(), rand.heatmap.ravel())[0])
+    assert np.median(rhos) < 0.5, f"attention barely changes with random weights: rho {np.round(rhos, 2)}"
+
+
 @pytest.mark.parametrize("method", ["gradcam", "integrated_gradients", "occlusion"])
 def test_different_targets_give_different_maps(loaded, faces, method) -> None:
     face, _ = faces["happy"]
