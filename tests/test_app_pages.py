@@ -168,3 +168,24 @@ def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
         assert "picker-test-model" not in texts(at) and builtin_models()[0] in texts(at)
     finally:
         st.cache_resource.clear()
+
+
+def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Webcam page renders headlessly with the WebRTC player stood in for (streamlit-webrtc needs a live
+    server): the privacy line, the controls and the plain-words help are there, and the page hands the
+    player this session's frame processor. The real stream is tested in tests/test_browser_webcam.py."""
+    from types import SimpleNamespace
+
+    import ui.webcam_view as webcam_view
+
+    handed = []
+    monkeypatch.setattr(webcam_view, "stream", lambda processor: handed.append(processor) or SimpleNamespace(
+        state=SimpleNamespace(playing=False)))
+    at = app.run()
+    at.switch_page("pages/webcam.py").run()
+    assert not at.exception, at.exception
+    words = texts(at)
+    assert "turn on your camera" in words and "never saved" in words
+    assert "facial expression" in words
+    assert any(b.label.startswith("Freeze this frame") for b in at.button), "the freeze button is missing"
+    assert handed and callable(handed[-1].process), "the player must get the session's frame processor"
