@@ -26,7 +26,7 @@ def model_choices() -> list[str]:
 
 
 def describe(name_or_path: str) -> str:
-    """A short label for a picker: the name, whether it has attention maps, and its test accuracy."""
+    """A short label for a picker: the name, its test accuracy, and whether it has attention maps."""
     path = Path(name_or_path)
     card_path = path.with_suffix(".json") if path.suffix in (".safetensors", ".json") else BUILTIN_DIR / f"{name_or_path}.json"
     try:
@@ -34,10 +34,10 @@ def describe(name_or_path: str) -> str:
     except (OSError, ValueError):
         return path.stem or str(name_or_path)
     parts = []
-    if card.get("attention"):
-        parts.append("attention maps")
     accuracy = (card.get("metrics_test") or {}).get("accuracy")
     if accuracy is not None:
-        parts.append(f"{accuracy:.1%} on the test faces")
+        parts.append(f"{accuracy:.1%}")
+    if card.get("attention"):
+        parts.append("attention")
     name = card.get("name", path.stem)
     return f"{name} ({', '.join(parts)})" if parts else name

@@ -81,7 +81,8 @@ def robustness_bars(report: dict) -> go.Figure:
     clean = report["clean"]["accuracy"]
     fig = go.Figure(go.Bar(x=[r["accuracy"] for r in rows], y=[r["title"] for r in rows], orientation="h",
                            marker_color=["#D55E00" if r["accuracy_drop"] > 0.1 else "#0072B2" for r in rows],
-                           text=[f"{r['accuracy']:.0%}" for r in rows], textposition="outside", cliponaxis=False,
+                           text=[f"{r['accuracy']:.0%}" for r in rows], textposition="inside",
+                           insidetextanchor="end", textfont=dict(color="white"),
                            customdata=[r["accuracy_drop"] for r in rows],
                            hovertemplate="%{y}: right %{x:.1%} of the time (%{customdata:.1%} less than on "
                                          "untouched faces)<extra></extra>"))
