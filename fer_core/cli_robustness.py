@@ -31,6 +31,17 @@ def _command() -> str:
     return "python -m fer_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+def _record_or_dump(args: argparse.Namespace, section: str, result: dict) -> bool:
+    """Write the result into the model card when asked; print it as JSON when asked (then True: done)."""
+    if args.write_card:
+        from .models import update_card
+
+        update_card(args.model, section, result, _command())
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return args.json
+
+
 def run_uncertainty(args: argparse.Namespace) -> int:
     from .uncertainty import run
 
@@ -39,12 +50,7 @@ def run_uncertainty(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"uncertainty: {exc}", file=sys.stderr)
         return 2
-    if args.write_card:
-        from .models import update_card
-
-        update_card(args.model, "uncertainty", rule, _command())
-    if args.json:
-        print(json.dumps(rule, indent=2))
+    if _record_or_dump(args, "uncertainty", rule):
         return 0
     print(f"uncertain when the top score < {rule['top_below']:.2f} or the runner-up is within "
           f"{rule['margin_below']:.2f} (chosen on FER2013Valid for >= {rule['target_accuracy']:.0%} accuracy "
@@ -64,12 +70,7 @@ def run_robustness(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"robustness: {exc}", file=sys.stderr)
         return 2
-    if args.write_card:
-        from .models import update_card
-
-        update_card(args.model, "robustness", report, _command())
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if _record_or_dump(args, "robustness", report):
         return 0
     print(f"FER2013Test, {report['n']} faces: clean accuracy {report['clean']['accuracy']:.4f}")
     print(f"{'perturbation':<26s} {'accuracy':>9s} {'drop':>7s} {'macro-F1':>9s}")

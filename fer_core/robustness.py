@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluate import evaluate_crops
 from .models import LoadedModel
-from .perturb import PERTURBATIONS, perturb_many
+from .perturb import PERTURBATIONS, perturb, perturb_many
 
 
 def robustness_report(loaded: LoadedModel, images: np.ndarray, labels: np.ndarray,
@@ -54,6 +54,6 @@ def face_under_perturbations(classify, crop: np.ndarray, names: list[str] | None
     "original" first. `classify` maps a stack of crops to probabilities (`Recognizer.classify_crops`); all
     versions go through it in one batch."""
     names = names or list(PERTURBATIONS)
-    crops = [crop] + [perturb_many(crop[None], n)[0] for n in names]
+    crops = [crop] + [perturb(crop, n) for n in names]
     probs = classify(np.stack(crops))
     return {name: (c, p) for name, c, p in zip(["original", *names], crops, probs)}

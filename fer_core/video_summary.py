@@ -12,6 +12,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from .report import UNCERTAIN_MARGIN, UNCERTAIN_TOP
+from .uncertainty import flagged
 
 MIN_CHANGE_S = 0.6  # an expression must hold this long to count as a change (blinks and flicker do not)
 PEAK_HEIGHT = 0.5  # a peak: the expression's smoothed score reaches at least this ...
@@ -76,8 +77,7 @@ class TrackSummary:
 
 def uncertain_mask(probs: np.ndarray) -> np.ndarray:
     """Per row: is the top expression unsure? (the Photo page's rule, vectorised)"""
-    top2 = np.sort(probs, axis=1)[:, -2:]
-    return (top2[:, 1] < UNCERTAIN_TOP) | (top2[:, 1] - top2[:, 0] < UNCERTAIN_MARGIN)
+    return flagged(probs, UNCERTAIN_TOP, UNCERTAIN_MARGIN)
 
 
 def stable_labels(times: np.ndarray, probs: np.ndarray, min_s: float = MIN_CHANGE_S) -> np.ndarray:
