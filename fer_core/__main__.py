@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_core {predict,evaluate,train,bench,live-bench} ...`."""
+"""Command line: `python -m fer_core {predict,evaluate,train,export,bench,live-bench,...} ...`."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import cli_explain, cli_robustness, cli_train, cli_video
+from . import cli_explain, cli_export, cli_robustness, cli_train, cli_video
 from .detect import DEFAULT_DETECTOR, DETECTORS
 
 
@@ -76,9 +76,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"torch threads: {result['threads']}   model: {result['model']}")
+        print(f"torch threads: {result['threads']}   model: {result['model']} ({result['engine']})")
         print(f"classify: {result['classify_ms_b1']:.2f} ms at batch 1, "
-              f"{result['classify_faces_per_s_b64']:.0f} faces/s at batch 64")
+              f"{result['classify_faces_per_s_b64']:.0f} faces/s at batch 64; one aligned face with its mirror "
+              f"(as the app classifies): {result['classify_face_ms_with_tta']:.2f} ms")
         for name, ms in result["detect_ms_640x480"].items():
             if name != "default":
                 star = " (default)" if name == result["default_detector"] else ""
@@ -104,7 +105,7 @@ def _live_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Lens facial-expression toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
-    model_help = "built-in model name or path to a .safetensors checkpoint (default: the built-in model)"
+    model_help = "built-in model name or path to a .safetensors / exported .onnx model (default: the built-in model)"
 
     p = sub.add_parser("predict", help="facial expressions of every face in images")
     p.add_argument("paths", nargs="+")
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_evaluate, detect=False)
 
     cli_train.add_parser(sub)
+    cli_export.add_parser(sub)
     cli_explain.add_parsers(sub)
     cli_video.add_parsers(sub)
     cli_robustness.add_parsers(sub)

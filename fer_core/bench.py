@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from .align import CROP_SIZE
 from .detect import DEFAULT_DETECTOR, DETECTORS, create_detector
 from .imageio import load_image
 from .paths import shared_dir
@@ -67,6 +68,8 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     with torch.inference_mode():
         b1 = _median_ms(lambda: net(x1), repeats * 3)
         b64 = _median_ms(lambda: net(x64), max(5, repeats // 3))
+    crop = np.full((1, CROP_SIZE, CROP_SIZE, 3), 128, np.uint8)
+    face_ms = _median_ms(lambda: rec.classify_crops(crop), repeats * 3)  # preprocessing + flip average included
     frame, frame_src = sample_frame_640x480()
     detect_ms: dict[str, Any] = {}
     for name in DETECTORS:
@@ -79,8 +82,10 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     return {
         "threads": torch.get_num_threads(),
         "model": rec.loaded.name,
+        "engine": "onnxruntime" if rec.loaded.path and rec.loaded.path.suffix == ".onnx" else "torch",
         "classify_ms_b1": round(b1, 2),
         "classify_faces_per_s_b64": round(64000 / b64, 1),
+        "classify_face_ms_with_tta": round(face_ms, 2),
         "detect_ms_640x480": detect_ms,
         "default_detector": DEFAULT_DETECTOR,
         "analyze_ms_1280x720": round(analyze, 2),

@@ -11,7 +11,8 @@ DEFAULT_MODEL = "fer-resnet10t-v1"
 
 
 def builtin_models() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.safetensors"))
+    """Names of the shipped models: safetensors checkpoints and their exported ONNX (int8) twins."""
+    return sorted({p.stem for pattern in ("*.safetensors", "*.onnx") for p in BUILTIN_DIR.glob(pattern)})
 
 
 def default_model() -> str:
@@ -25,10 +26,22 @@ def model_choices() -> list[str]:
     return [first] + [m for m in builtin_models() if m != first]
 
 
+INT8_SUFFIX = "-int8"
+
+
+def int8_twin(name: str) -> str | None:
+    """The shipped int8 ONNX export of a built-in model (what the live Webcam stream runs), if any."""
+    if name.endswith(INT8_SUFFIX):
+        return None
+    twin = f"{name}{INT8_SUFFIX}"
+    return twin if (BUILTIN_DIR / f"{twin}.onnx").exists() else None
+
+
 def describe(name_or_path: str) -> str:
     """A short label for a picker: the name, its test accuracy, and whether it has attention maps."""
     path = Path(name_or_path)
-    card_path = path.with_suffix(".json") if path.suffix in (".safetensors", ".json") else BUILTIN_DIR / f"{name_or_path}.json"
+    card_path = (path.with_suffix(".json") if path.suffix in (".safetensors", ".onnx", ".json")
+                 else BUILTIN_DIR / f"{name_or_path}.json")
     try:
         card = json.loads(card_path.read_text())
     except (OSError, ValueError):
@@ -39,5 +52,7 @@ def describe(name_or_path: str) -> str:
         parts.append(f"{accuracy:.1%}")
     if card.get("attention"):
         parts.append("attention")
+    if "int8" in (card.get("runtime") or {}).get("quantization", ""):
+        parts.append("int8, fastest")
     name = card.get("name", path.stem)
     return f"{name} ({', '.join(parts)})" if parts else name

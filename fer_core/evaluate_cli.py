@@ -20,7 +20,7 @@ def evaluate_dataset(data: str | Path, layout: str = "auto", split: str = "test"
         ds = load_dataset(data, layout, split, loaded.spec.source_size)
         if limit:
             ds = ds.subset(np.arange(min(limit, len(ds))))
-        out = evaluate_crops(loaded.model, loaded.spec, ds.images, ds.labels)
+        out = evaluate_crops(loaded.fast, loaded.spec, ds.images, ds.labels)
         out["mode"] = "crops"
         return out
     from .detect import DEFAULT_DETECTOR

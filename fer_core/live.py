@@ -214,6 +214,12 @@ class LiveProcessor:
         with self._lock:
             return self._recognizer.labels
 
+    @property
+    def model_name(self) -> str:
+        """The model the stream is scored with (the int8 twin when the fast engine is on)."""
+        with self._lock:
+            return self._recognizer.loaded.name
+
     def use(self, recognizer: Recognizer) -> None:
         """Switch model or detector (the sidebar changed); takes effect from the next frame."""
         with self._lock:

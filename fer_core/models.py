@@ -145,25 +145,33 @@ def save_checkpoint(model: torch.nn.Module, spec: ModelSpec, card: dict[str, Any
     return Path(str(path) + ".safetensors")
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".onnx")
+
+
 def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A built-in model name or a path to a `.safetensors` file (its `.json` card must sit beside it)."""
+    """A built-in model name or a path to a `.safetensors` or exported `.onnx` file (its `.json` card must
+    sit beside it)."""
     if name_or_path is None:
         name_or_path = os.environ.get("FER_LENS_MODEL") or DEFAULT_MODEL
     p = Path(name_or_path)
-    if p.suffix == ".safetensors" and p.exists():
+    if p.suffix in WEIGHT_SUFFIXES and p.exists():
         return p
-    if p.with_suffix(".safetensors").exists() and p.suffix in ("", ".json"):
-        return p.with_suffix(".safetensors")
-    builtin = BUILTIN_DIR / f"{name_or_path}.safetensors"
-    if builtin.exists():
-        return builtin
+    for suffix in WEIGHT_SUFFIXES:
+        if p.suffix in ("", ".json") and p.with_suffix(suffix).exists():
+            return p.with_suffix(suffix)
+        builtin = BUILTIN_DIR / f"{name_or_path}{suffix}"
+        if builtin.exists():
+            return builtin
     raise FileNotFoundError(f"no model {name_or_path!r}; built-in models: {', '.join(builtin_models()) or 'none'}")
 
 
 def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
-    """Load weights with safetensors (no pickle), in eval mode with gradients off."""
+    """Load weights with safetensors (no pickle), in eval mode with gradients off; an exported `.onnx`
+    model classifies with ONNX Runtime and keeps its fp32 reference for explanations."""
     path = resolve_model_path(name_or_path)
     card = json.loads(path.with_suffix(".json").read_text())
+    if path.suffix == ".onnx":
+        return _load_onnx_model(path, card)
     spec = ModelSpec.from_json(card["spec"])
     model = spec.create()
     state = {k: v.float() for k, v in load_file(str(path)).items()}
@@ -176,6 +184,17 @@ def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
     for p in model.parameters():
         p.requires_grad_(False)
     return LoadedModel(model, spec, card, path)
+
+
+def _load_onnx_model(path: Path, card: dict[str, Any]) -> LoadedModel:
+    from .onnx_runtime import OnnxClassifier
+
+    runtime = card["runtime"]
+    reference = runtime["reference_model"]
+    beside = path.parent / f"{reference}.safetensors"
+    ref = load_model(beside if beside.exists() else reference)
+    fast = OnnxClassifier(path, sha256=runtime.get("sha256"))
+    return LoadedModel(ref.model, ModelSpec.from_json(card["spec"]), card, path, fast=fast)
 
 
 def update_card(name_or_path: str | Path | None, section: str, value: Any, command: str = "") -> Path:

@@ -22,10 +22,10 @@ def robustness_report(loaded: LoadedModel, images: np.ndarray, labels: np.ndarra
         return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                 "per_class_recall": m["per_class_recall"], "ece": m["ece"]}
 
-    clean = summary(evaluate_crops(loaded.model, loaded.spec, images, labels))
+    clean = summary(evaluate_crops(loaded.fast, loaded.spec, images, labels))
     out: dict[str, Any] = {"n": int(len(images)), "clean": clean, "perturbations": {}}
     for name in names or list(PERTURBATIONS):
-        m = summary(evaluate_crops(loaded.model, loaded.spec, perturb_many(images, name), labels))
+        m = summary(evaluate_crops(loaded.fast, loaded.spec, perturb_many(images, name), labels))
         m["accuracy_drop"] = clean["accuracy"] - m["accuracy"]
         m["title"] = PERTURBATIONS[name].title
         out["perturbations"][name] = m

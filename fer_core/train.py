@@ -52,7 +52,15 @@ class TrainConfig:
     out: str = "runs/model"
     name: str = ""
     max_steps_per_epoch: int = 0  # 0 = full epochs; >0 for quick smoke runs
-    init_from: str = ""  # start from these EMA weights (a run's best.pt) for a second, shorter cycle
+    init_from: str = ""  # start from these EMA weights (a run's best.pt) for a further, shorter cycle
+    mixup_alpha: float = 0.0  # >0: mix pairs of faces and their vote distributions, lambda ~ Beta(a, a)
+    mixup_p: float = 0.5  # share of batches that are mixed
+    blur_p: float = 0.0  # share of faces Gaussian-blurred (sigma 0.5-2 px on a 48 px face)
+    # Crop jitter: zoom 1 +- aug_scale, shift +- aug_shift of the side, rotation +- aug_degrees. The spread of
+    # our detector + alignment framing on FER faces is measured by `python -m fer_core.crop_jitter`.
+    aug_scale: float = 0.15
+    aug_shift: float = 0.1
+    aug_degrees: float = 15.0
 
 
 def _git_commit() -> str:
@@ -72,6 +80,17 @@ def _sample_weights(labels: np.ndarray, power: float) -> torch.Tensor:
     counts = np.bincount(labels, minlength=labels.max() + 1).astype(np.float64)
     w = counts[labels] ** -power
     return torch.from_numpy(w / w.sum())
+
+
+def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, p: float,
+          rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018) on soft targets: one lambda per batch, partners by a random permutation.
+    `rng` is seeded per step so a resumed run mixes exactly as an uninterrupted one would."""
+    if alpha <= 0 or rng.random() >= p:
+        return x, target
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.from_numpy(rng.permutation(x.shape[0]))
+    return lam * x + (1 - lam) * x[perm], lam * target + (1 - lam) * target[perm]
 
 
 def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, prior: np.ndarray,
@@ -131,7 +150,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
                                                 pct_start=0.15, div_factor=20, final_div_factor=200)
-    augment = FaceAugment(spec.input_size)
+    augment = FaceAugment(spec.input_size, scale=cfg.aug_scale, shift=cfg.aug_shift, degrees=cfg.aug_degrees,
+                          blur_p=cfg.blur_p)
     gen = torch.Generator().manual_seed(cfg.seed)
     weights = _sample_weights(train_ds.labels, cfg.balance_power)
     images = torch.from_numpy(train_ds.images)
@@ -160,9 +180,11 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
             b = idx[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x = augment(images[b].float().div_(255).unsqueeze(1), gen)
             x = (x - mean) / std
+            rng = np.random.default_rng([cfg.seed, epoch, step])
+            x, target = mixup(x, soft[b], cfg.mixup_alpha, cfg.mixup_p, rng)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = model(x)
-            loss = _soft_cross_entropy(logits, soft[b], cfg.label_smoothing)
+            loss = _soft_cross_entropy(logits, target, cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -190,7 +212,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
 
 
 def _base_run_card(init_from: str) -> dict[str, Any]:
-    """The card written by the run whose best.pt a second cycle started from (empty if none)."""
+    """The card written by the run whose best.pt this cycle started from (empty if none)."""
     if not init_from:
         return {}
     cards = sorted(Path(init_from).parent.glob("*.json"))
@@ -201,9 +223,11 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
              history: list, best: dict, command: str) -> dict[str, Any]:
     """Fit the valid-set corrections on the best EMA weights, fold them in, and write safetensors + card."""
     base = _base_run_card(cfg.init_from)
-    if base:  # a second cycle: the card must say how its starting weights were made too
+    if base:  # a further cycle: the card must say how its starting weights were made too
         command = f"{base.get('training_command', '?')} && {command}"
-        history = [dict(h, cycle=1) for h in base.get("history", [])] + [dict(h, cycle=2) for h in history]
+        earlier = [dict(h, cycle=h.get("cycle", 1)) for h in base.get("history", [])]
+        this_cycle = max((h["cycle"] for h in earlier), default=0) + 1
+        history = earlier + [dict(h, cycle=this_cycle) for h in history]
     model = spec.create()
     model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True)["ema"])
     model.eval()

@@ -55,7 +55,7 @@ def run(model: str | None = None, data: str | None = None, target_accuracy: floa
     root = data or str(shared_dir() / "data" / "ferplus")
     split = {s: load_dataset(root, "ferplus", s, loaded.spec.source_size, cache_dir=cache_dir)
              for s in ("valid", "test")}
-    probs = {s: softmax(predict_logits(loaded.model, ds.images, loaded.spec)) for s, ds in split.items()}
+    probs = {s: softmax(predict_logits(loaded.fast, ds.images, loaded.spec)) for s, ds in split.items()}
     rule = fit_rule(probs["valid"], split["valid"].labels, target_accuracy)
     rule["test"] = rule_figures(probs["test"], split["test"].labels, rule["top_below"], rule["margin_below"])
     rule["chosen_on"] = "FER2013Valid"

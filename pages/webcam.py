@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import photo_view
 from ui import webcam_view as view
+from fer_core.catalog import int8_twin
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
 
@@ -16,10 +17,12 @@ st.write("Turn on your camera: FER Lens finds each face and shows which facial e
 
 model = get_model()
 recognizer = get_recognizer(settings.detector)
-processor = view.session_processor(recognizer)
+fast_twin = int8_twin(settings.model)
 
 video_col, panel_col = st.columns([1, 1], gap="large")
 with video_col:
+    use_fast = fast_twin is not None and view.fast_engine_toggle()
+    processor = view.session_processor(get_recognizer(settings.detector, fast_twin) if use_fast else recognizer)
     ctx = view.stream(processor)
     playing = ctx.state.playing
     view.controls(processor, recognizer, playing)
@@ -35,6 +38,9 @@ with st.expander("How the live view works", icon=":material/help:"):
         "frames a second is a few pixels at most.\n"
         "- Every face is scored on every frame, in one pass (the Photo page also scores a mirrored copy; a "
         "frozen frame gets that too). **Smoothing** averages over about half a second.\n"
+        "- The **fast engine** is the same model with its numbers rounded to 8-bit integers (int8) and run "
+        "by ONNX Runtime: about 10 times quicker per face, and on the FER+ test faces it scores the same. "
+        "Frozen frames and heatmaps always use the full-precision model.\n"
         "- When the computer cannot keep up, frames are **skipped, not queued**, so the picture never lags "
         "behind. *Analysed per second* and *Added delay* show how it is doing.\n"
         "- Face numbers stay with a face while it is in view; a face that leaves for more than 2 seconds gets "

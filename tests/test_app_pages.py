@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from fer_core.catalog import DEFAULT_MODEL, int8_twin
 from fer_core.models import resolve_model_path
 from fer_core.recognizer import Recognizer
 
@@ -189,3 +190,10 @@ def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.
     assert "facial expression" in words
     assert any(b.label.startswith("Freeze this frame") for b in at.button), "the freeze button is missing"
     assert handed and callable(handed[-1].process), "the player must get the session's frame processor"
+    twin = int8_twin(DEFAULT_MODEL)
+    if twin:  # the shipped int8 twin runs the stream by default, and the toggle switches back
+        assert at.toggle(key="webcam-int8").value is True
+        assert handed[-1].model_name == twin
+        at.toggle(key="webcam-int8").set_value(False).run()
+        assert not at.exception, at.exception
+        assert handed[-1].model_name == DEFAULT_MODEL

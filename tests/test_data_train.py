@@ -104,3 +104,34 @@ def test_short_training_run_saves_and_resumes(tmp_path, monkeypatch) -> None:
     assert set(card["metrics"]["valid"]) >= {"accuracy", "macro_f1", "per_class_recall", "ece"}
     loaded = load_model(tmp_path / "run" / "tiny.safetensors")
     assert loaded.spec.timm_name == "resnet10t" and not loaded.model.training
+
+
+def test_blur_augmentation_softens_edges() -> None:
+    x = torch.rand(16, 1, 48, 48)
+    sharp = FaceAugment(64, erase_p=0)(x, torch.Generator().manual_seed(3))
+    blurred = FaceAugment(64, erase_p=0, blur_p=1.0)(x, torch.Generator().manual_seed(3))
+
+    def edge_energy(t: torch.Tensor) -> float:
+        return float((t[..., 1:, :] - t[..., :-1, :]).abs().mean())
+
+    assert blurred.shape == sharp.shape and blurred.min() >= 0 and blurred.max() <= 1
+    assert edge_energy(blurred) < 0.5 * edge_energy(sharp)
+
+
+def test_mixup_mixes_faces_and_vote_distributions_alike() -> None:
+    import numpy as np
+
+    from fer_core.train import mixup
+
+    x = torch.rand(8, 1, 4, 4)
+    y = torch.softmax(torch.randn(8, 8), dim=1)
+    same_x, same_y = mixup(x, y, alpha=0.0, p=1.0, rng=np.random.default_rng(0))
+    assert same_x is x and same_y is y  # alpha 0 = off
+    mx, my = mixup(x, y, alpha=0.4, p=1.0, rng=np.random.default_rng(0))
+    torch.testing.assert_close(my.sum(1), torch.ones(8))
+    # the same lambda and partner for pixels and targets: solve lambda from one face, check it on its target
+    rng = np.random.default_rng(0)
+    rng.random()
+    lam, perm = float(rng.beta(0.4, 0.4)), torch.from_numpy(rng.permutation(8))
+    torch.testing.assert_close(mx, lam * x + (1 - lam) * x[perm])
+    torch.testing.assert_close(my, lam * y + (1 - lam) * y[perm])

@@ -33,8 +33,8 @@ def _recognizer(detector: str, model_name: str) -> Recognizer:
     return Recognizer(model=_load_model(model_name), detector=detector)
 
 
-def get_recognizer(detector: str) -> Recognizer:
-    """One shared recognizer per face detector and model, over the cached model object (never reloaded on
-    rerun)."""
+def get_recognizer(detector: str, model_name: str | None = None) -> Recognizer:
+    """One shared recognizer per face detector and model (the sidebar's unless `model_name` is given), over
+    the cached model object (never reloaded on rerun)."""
     get_model()  # a friendly stop when the model is missing
-    return _recognizer(detector, current_model())
+    return _recognizer(detector, model_name or current_model())
