@@ -85,6 +85,10 @@ def _bench(args: argparse.Namespace) -> int:
                 star = " (default)" if name == result["default_detector"] else ""
                 print(f"detect {name}{star}: {ms:.1f} ms per 640x480 frame")
         print(f"analyze 1280x720 photo ({result['analyze_faces']} faces): {result['analyze_ms_1280x720']:.1f} ms")
+        if ref := result.get("reference"):
+            print(f"reference {ref['model']} (torch fp32, same run): {ref['classify_ms_b1']:.2f} ms at batch 1, "
+                  f"{ref['classify_faces_per_s_b64']:.0f} faces/s at batch 64 -> this model is "
+                  f"{ref['speedup_b1']:.1f}x faster at batch 1 and {ref['speedup_b64']:.1f}x at batch 64")
     return 0
 
 

@@ -27,6 +27,13 @@ def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+def _classify_ms(net: Callable[[torch.Tensor], Any], x1: torch.Tensor, x64: torch.Tensor,
+                 repeats: int) -> tuple[float, float]:
+    """Median ms of one classifier pass at batch 1 and at batch 64."""
+    with torch.inference_mode():
+        return (_median_ms(lambda: net(x1), repeats * 3), _median_ms(lambda: net(x64), max(5, repeats // 3)))
+
+
 def sample_frame_640x480() -> tuple[np.ndarray, str]:
     """A real 640x480 video frame with one face from ../shared/media, else a synthetic frame."""
     video = shared_dir() / "media" / "videos" / "liveportrait_d6.mp4"
@@ -65,11 +72,10 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     shape = (spec.in_chans, spec.input_size, spec.input_size)
     x1 = torch.randn(1, *shape).contiguous(memory_format=torch.channels_last)
     x64 = torch.randn(64, *shape).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        b1 = _median_ms(lambda: net(x1), repeats * 3)
-        b64 = _median_ms(lambda: net(x64), max(5, repeats // 3))
+    b1, b64 = _classify_ms(net, x1, x64, repeats)
     crop = np.full((1, CROP_SIZE, CROP_SIZE, 3), 128, np.uint8)
     face_ms = _median_ms(lambda: rec.classify_crops(crop), repeats * 3)  # preprocessing + flip average included
+    reference = _reference_speed(rec, x1, x64, repeats)
     frame, frame_src = sample_frame_640x480()
     detect_ms: dict[str, Any] = {}
     for name in DETECTORS:
@@ -79,7 +85,7 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     photo, photo_src = sample_photo_1280x720()
     faces = len(rec.analyze_rgb(photo))
     analyze = _median_ms(lambda: rec.analyze_rgb(photo), repeats)
-    return {
+    result = {
         "threads": torch.get_num_threads(),
         "model": rec.loaded.name,
         "engine": "onnxruntime" if rec.loaded.path and rec.loaded.path.suffix == ".onnx" else "torch",
@@ -93,3 +99,21 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
         "analyze_flip_tta": rec.flip_tta,
         "inputs": {"frame_640x480": frame_src, "photo_1280x720": photo_src},
     }
+    if reference:
+        reference["speedup_b64"] = round(result["classify_faces_per_s_b64"] / reference["classify_faces_per_s_b64"], 2)
+        reference["speedup_b1"] = round(reference["classify_ms_b1"] / result["classify_ms_b1"], 2)
+        result["reference"] = reference
+    return result
+
+
+def _reference_speed(rec: Recognizer, x1: torch.Tensor, x64: torch.Tensor, repeats: int) -> dict[str, Any] | None:
+    """For an exported (ONNX) model: its fp32 torch reference timed on the same inputs in the same run, so
+    the speed-up is measured, not quoted."""
+    runtime = rec.loaded.card.get("runtime")
+    if not runtime:
+        return None
+    from .models import inference_module
+
+    b1, b64 = _classify_ms(inference_module(rec.loaded.model), x1, x64, repeats)
+    return {"model": runtime.get("reference_model"), "engine": "torch",
+            "classify_ms_b1": round(b1, 2), "classify_faces_per_s_b64": round(64000 / b64, 1)}

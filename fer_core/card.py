@@ -4,7 +4,9 @@ None for what is missing and never compute anything heavy to fill the gap.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .explain_methods import METHODS
@@ -41,6 +43,35 @@ def reliability(card: dict[str, Any], found: Scores | None = None) -> list[dict[
     return bins if isinstance(bins, list) and bins else None
 
 
+def runtime_note(card: dict[str, Any]) -> str | None:
+    """One plain sentence for an exported (ONNX) model: what it is and which model draws its heatmaps."""
+    runtime = card.get("runtime")
+    if not isinstance(runtime, dict):
+        return None
+    reference = runtime.get("reference_model", "its reference model")
+    kind = ("an 8-bit (int8) copy" if "int8" in str(runtime.get("quantization", "")) else "a copy")
+    return (f"This is {kind} of **{reference}**, run by ONNX Runtime for speed. Heatmaps need the "
+            f"full-precision network, so they are drawn by {reference}.")
+
+
+def heatmap_card(card: dict[str, Any], folder: Path | None) -> dict[str, Any]:
+    """The card whose heatmap figures apply: an exported model's heatmaps come from its reference model,
+    whose card sits beside it (or among the built-in ones)."""
+    runtime = card.get("runtime")
+    if card.get("explain_bench") or not isinstance(runtime, dict) or folder is None:
+        return card
+    from .catalog import BUILTIN_DIR
+
+    for place in (folder, BUILTIN_DIR):
+        path = place / f"{runtime.get('reference_model')}.json"
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except ValueError:
+                break
+    return card
+
+
 def confusion_shares(confusion: list[list[int]]) -> list[list[float]]:
     """Each row divided by its total: the share of faces of a true class given each predicted class."""
     out = []
@@ -57,6 +88,9 @@ def latency_rows(latency: dict[str, Any] | None) -> list[tuple[str, str]] | None
     rows = []
     if "classify_ms_b1" in latency:
         rows.append(("Read the expression of one face", f"{latency['classify_ms_b1']:.1f} ms"))
+    if "classify_face_ms_with_tta" in latency:
+        rows.append(("One face and its mirror image, as photos are read",
+                     f"{latency['classify_face_ms_with_tta']:.1f} ms"))
     if "classify_faces_per_s_b64" in latency:
         rows.append(("Faces per second, in batches of 64", f"{latency['classify_faces_per_s_b64']:.0f}"))
     detect = latency.get("detect_ms_640x480")

@@ -26,6 +26,8 @@ st.markdown(
 st.caption(" · ".join(part for part in (f"trained {card['date']}" if card.get("date") else "",
                                         f"code version {card['git_commit'][:10]}" if card.get("git_commit") else "",
                                         f"file {loaded.path.name}" if loaded.path else "") if part))
+if note := cards.runtime_note(card):
+    st.info(note, icon=":material/speed:")
 
 # ---- limits and the law ------------------------------------------------------------------------------------
 st.header("Limits, and the law")
@@ -142,7 +144,7 @@ else:
 
 # ---- heatmaps ------------------------------------------------------------------------------------------------
 st.header("Can the heatmaps be trusted?")
-rows = cards.faithfulness_rows(card)
+rows = cards.faithfulness_rows(cards.heatmap_card(card, loaded.path.parent if loaded.path else None))
 if rows is None:
     st.info(NOT_MEASURED + " Each heatmap on the Photo page still carries its own trust note, measured on "
             "the spot.")
@@ -183,6 +185,9 @@ command = card.get("training_command")
 if command:
     st.write("To repeat the training:")
     st.code(command, language="bash")
+if card.get("export_command"):
+    st.write("Then, to make this ONNX copy from it:")
+    st.code(card["export_command"], language="bash")
 if card.get("training"):
     with st.expander("All training settings"):
         st.json(card["training"], expanded=True)

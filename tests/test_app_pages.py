@@ -127,6 +127,21 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
         st.cache_resource.clear()
 
 
+def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
+    """The int8 export's page says what it is and shows its reference model's heatmap figures."""
+    twin = int8_twin(DEFAULT_MODEL)
+    if twin is None:
+        pytest.skip(f"no int8 twin of {DEFAULT_MODEL} is shipped")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model"] = twin
+    at.switch_page("pages/model.py").run()
+    assert not at.exception, at.exception
+    words = texts(at)
+    assert twin in words and "8-bit (int8) copy" in words and f"drawn by {DEFAULT_MODEL}" in words
+    assert "python -m fer_core export --onnx --int8" in " ".join(c.value for c in at.code)
+    assert len(at.dataframe) >= 1, "the heatmap faithfulness table (from the reference) is missing"
+
+
 def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
     at = app.run()
     at.switch_page("pages/robustness.py").run()

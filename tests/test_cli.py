@@ -89,3 +89,17 @@ def test_bench_json_keys() -> None:
                       "analyze_ms_1280x720"}
     assert {"haar", "mtcnn", "default"} <= set(b["detect_ms_640x480"])
     assert b["classify_ms_b1"] > 0 and b["classify_faces_per_s_b64"] > 0
+
+
+def test_bench_of_an_exported_model_times_its_reference_too() -> None:
+    from fer_core.catalog import DEFAULT_MODEL, int8_twin
+
+    twin = int8_twin(DEFAULT_MODEL)
+    if twin is None:
+        pytest.skip(f"no int8 twin of {DEFAULT_MODEL} is shipped")
+    proc = run_cli("bench", "--json", "--repeats", "3", "--model", twin)
+    assert proc.returncode == 0, proc.stderr
+    b = json.loads(proc.stdout)
+    assert b["engine"] == "onnxruntime" and b["reference"]["model"] == DEFAULT_MODEL
+    ref = b["reference"]
+    assert ref["speedup_b64"] == pytest.approx(b["classify_faces_per_s_b64"] / ref["classify_faces_per_s_b64"], rel=0.01)
