@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "fer-resnet10t-v1"
+DEFAULT_MODEL = "fer-resnet10t-v2"
 
 
 def builtin_models() -> list[str]:

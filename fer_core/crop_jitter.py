@@ -6,7 +6,7 @@ as `evaluate --detect` does) gives, per face, the similarity transform between t
 scale, rotation and centre shift are the crop jitter the model meets in use. Training augmentation
 (`augment.FaceAugment`) should cover that spread, so this reports both side by side.
 
-    python -m fer_core.crop_jitter [--faces 600] [--split valid] [--json]
+    python -m fer_core.crop_jitter [--faces 600] [--split valid] [--aug-scale 0.15 ...] [--json]
 """
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def framing_offsets(images: np.ndarray, detector: str = "mtcnn") -> dict[str, np
     return {k: np.array(v) for k, v in (("zoom", zoom), ("angle", angle), ("dx", dx), ("dy", dy))}
 
 
-def jitter_report(faces: int = 600, split: str = "valid", detector: str = "mtcnn",
-                  data: str | None = None) -> dict[str, Any]:
+def jitter_report(faces: int = 600, split: str = "valid", detector: str = "mtcnn", data: str | None = None,
+                  augment: FaceAugment | None = None) -> dict[str, Any]:
     ds = load_dataset(data or shared_dir() / "data" / "ferplus", "auto", split, SIZE)
     idx = np.random.default_rng(0).permutation(len(ds))[:faces]
     off = framing_offsets(ds.images[idx], detector)
-    aug = FaceAugment(64)
+    aug = augment or FaceAugment(64)
     limits = {"zoom": (1 - aug.scale, 1 + aug.scale), "angle": (-aug.degrees, aug.degrees),
               "dx": (-aug.shift, aug.shift), "dy": (-aug.shift, aug.shift)}
     out: dict[str, Any] = {"faces": int(len(idx)), "with_landmarks": int(len(off["zoom"])), "split": split,
@@ -77,9 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", type=int, default=600)
     p.add_argument("--split", default="valid", choices=["train", "valid", "test"])
     p.add_argument("--detector", default="mtcnn")
+    default = FaceAugment(64)
+    p.add_argument("--aug-scale", type=float, default=default.scale, help="training zoom range, as in `train`")
+    p.add_argument("--aug-shift", type=float, default=default.shift)
+    p.add_argument("--aug-degrees", type=float, default=default.degrees)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    report = jitter_report(args.faces, args.split, args.detector)
+    augment = FaceAugment(64, scale=args.aug_scale, shift=args.aug_shift, degrees=args.aug_degrees)
+    report = jitter_report(args.faces, args.split, args.detector, augment=augment)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

