@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 
@@ -62,10 +60,3 @@ class OnnxClassifier:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         batch = np.ascontiguousarray(x.detach().float().numpy())
         return torch.from_numpy(self.session.run(None, {self.input_name: batch})[0])
-
-    def eval(self) -> "OnnxClassifier":  # the torch-module calls callers may make
-        return self
-
-    def describe(self) -> dict[str, Any]:
-        return {"engine": "onnxruntime", "file": self.path.name,
-                "threads": self.session.get_session_options().intra_op_num_threads}

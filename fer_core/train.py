@@ -8,7 +8,6 @@ layer, so the saved model needs no extra code at inference:
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import json
 import math
