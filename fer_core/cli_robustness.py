@@ -11,20 +11,22 @@ import sys
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("robustness", help="FER2013Test accuracy with eyes/mouth covered, darker, brighter, "
                                           "blurred, tilted and heavy-JPEG faces")
-    p.add_argument("--model", default=None)
-    p.add_argument("--data", default=None, help="FER+ root (default: ../shared/data/ferplus)")
+    _model_data_card_json(p, "record the table in the model's card")
     p.add_argument("--limit", type=int, default=0, help="only the first N test faces (0 = all)")
-    p.add_argument("--write-card", action="store_true", help="record the table in the model's card")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_robustness)
 
     p = sub.add_parser("uncertainty", help="choose the 'uncertain' thresholds on FER2013Valid; report on test")
+    _model_data_card_json(p, "record the rule in the model's card")
+    p.add_argument("--target", type=float, default=0.9, help="accuracy the unflagged valid faces must reach")
+    p.set_defaults(func=run_uncertainty)
+
+
+def _model_data_card_json(p: argparse.ArgumentParser, card_help: str) -> None:
+    """The options both commands share: which model and data, record in the card, print JSON."""
     p.add_argument("--model", default=None)
     p.add_argument("--data", default=None, help="FER+ root (default: ../shared/data/ferplus)")
-    p.add_argument("--target", type=float, default=0.9, help="accuracy the unflagged valid faces must reach")
-    p.add_argument("--write-card", action="store_true", help="record the rule in the model's card")
+    p.add_argument("--write-card", action="store_true", help=card_help)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_uncertainty)
 
 
 def _command() -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .align import landmark_transform
 from .augment import FaceAugment
-from .data import load_dataset
+from .data import detector_canvas, load_dataset
 from .detect import create_detector
 from .paths import shared_dir
 
@@ -30,10 +30,9 @@ def framing_offsets(images: np.ndarray, detector: str = "mtcnn") -> dict[str, np
     """Per face with landmarks: zoom (crop px per FER px; 1 = same framing), rotation in degrees, and the
     FER centre's shift in the aligned crop, as a fraction of the crop side."""
     det = create_detector(detector)
-    pad = SIZE // 4
     zoom, angle, dx, dy = [], [], [], []
     for img in images:
-        canvas = np.repeat(np.pad(img, pad, mode="edge")[:, :, None], 3, axis=2)
+        canvas, pad = detector_canvas(img)
         faces = [d for d in det.detect(canvas) if d.landmarks is not None]
         if not faces:
             continue

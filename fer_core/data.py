@@ -151,3 +151,10 @@ def load_dataset(root: str | Path, layout: str = "auto", split: str = "test", si
         os.makedirs(cache.parent, exist_ok=True)
         np.savez(cache, images=ds.images, soft=ds.soft, labels=ds.labels, names=np.array(ds.names))
     return ds
+
+
+def detector_canvas(face: np.ndarray) -> tuple[np.ndarray, int]:
+    """A grey FER crop as an RGB image a face detector can work on: FER crops fill the frame, so a replicated
+    border of a quarter side gives the detector the context it expects. Returns (rgb, border width)."""
+    pad = face.shape[0] // 4
+    return np.repeat(np.pad(face, pad, mode="edge")[:, :, None], 3, axis=2), pad

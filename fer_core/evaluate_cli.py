@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import load_dataset
+from .data import detector_canvas, load_dataset
 from .evaluate import compute_metrics, evaluate_crops
 from .models import load_model
 
@@ -32,9 +32,7 @@ def evaluate_dataset(data: str | Path, layout: str = "auto", split: str = "test"
     rec = Recognizer(loaded, detector=detector or DEFAULT_DETECTOR)
     probs, found = [], 0
     for img in ds.images:
-        # FER crops fill the frame; a replicated border gives the detector the context it expects.
-        pad = img.shape[0] // 4
-        rgb = np.repeat(np.pad(img, pad, mode="edge")[:, :, None], 3, axis=2)
+        rgb, _ = detector_canvas(img)
         faces = rec.analyze_rgb(rgb)
         if faces:
             found += 1
