@@ -39,7 +39,7 @@ with st.expander("How the live view works", icon=":material/help:"):
         "- Every face is scored on every frame, in one pass (the Photo page also scores a mirrored copy; a "
         "frozen frame gets that too). **Smoothing** averages over about half a second.\n"
         "- The **fast engine** is the same model with its numbers rounded to 8-bit integers (int8) and run "
-        "by ONNX Runtime: about 10 times quicker per face, and on the FER+ test faces it scores the same. "
+        "by ONNX Runtime: about 6 times quicker per face, and on the FER+ test faces it scores the same. "
         "Frozen frames and heatmaps always use the full-precision model.\n"
         "- When the computer cannot keep up, frames are **skipped, not queued**, so the picture never lags "
         "behind. *Analysed per second* and *Added delay* show how it is doing.\n"
