@@ -173,6 +173,11 @@ def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
     if path.suffix == ".onnx":
         return _load_onnx_model(path, card)
     spec = ModelSpec.from_json(card["spec"])
+    return LoadedModel(_load_torch_module(path, spec), spec, card, path)
+
+
+def _load_torch_module(path: Path, spec: ModelSpec) -> torch.nn.Module:
+    """The safetensors weights in a fresh timm module, eval mode, gradients off."""
     model = spec.create()
     state = {k: v.float() for k, v in load_file(str(path)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -183,7 +188,7 @@ def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return LoadedModel(model, spec, card, path)
+    return model
 
 
 def _load_onnx_model(path: Path, card: dict[str, Any]) -> LoadedModel:
@@ -192,9 +197,11 @@ def _load_onnx_model(path: Path, card: dict[str, Any]) -> LoadedModel:
     runtime = card["runtime"]
     reference = runtime["reference_model"]
     beside = path.parent / f"{reference}.safetensors"
-    ref = load_model(beside if beside.exists() else reference)
-    fast = OnnxClassifier(path, sha256=runtime.get("sha256"))
-    return LoadedModel(ref.model, ModelSpec.from_json(card["spec"]), card, path, fast=fast)
+    ref_path = resolve_model_path(beside if beside.exists() else reference)
+    spec = ModelSpec.from_json(card["spec"])
+    # only the reference's module is needed (for explanations): no fused fast copy of it is built
+    model = _load_torch_module(ref_path, spec)
+    return LoadedModel(model, spec, card, path, fast=OnnxClassifier(path, sha256=runtime.get("sha256")))
 
 
 def update_card(name_or_path: str | Path | None, section: str, value: Any, command: str = "") -> Path:
