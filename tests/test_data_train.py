@@ -135,3 +135,34 @@ def test_mixup_mixes_faces_and_vote_distributions_alike() -> None:
     lam, perm = float(rng.beta(0.4, 0.4)), torch.from_numpy(rng.permutation(8))
     torch.testing.assert_close(mx, lam * x + (1 - lam) * x[perm])
     torch.testing.assert_close(my, lam * y + (1 - lam) * y[perm])
+
+
+def test_a_further_cycle_starts_from_the_network_as_trained() -> None:
+    """`--init-from NAME` takes a saved model's folded corrections back out: folding them in again gives the
+    saved model's logits."""
+    from fer_core.post_hoc import fold_into_classifier
+    from fer_core.train import initial_weights
+
+    loaded = load_model()
+    raw = loaded.spec.create().eval()
+    raw.load_state_dict(initial_weights(loaded.name))
+    post = loaded.card["post_hoc"]
+    offset = np.asarray(post.get("logit_offset", np.zeros(len(loaded.spec.labels))))
+    fold_into_classifier(raw, offset, post["temperature"])
+    x = torch.randn(3, 1, loaded.spec.input_size, loaded.spec.input_size)
+    with torch.no_grad():
+        torch.testing.assert_close(raw(x), loaded.model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_distillation_blends_votes_with_the_teachers_probabilities() -> None:
+    from fer_core.train import distill_targets
+
+    faces = load_dataset(require_shared("data/ferplus"), "ferplus", "valid").subset(np.arange(200))
+    assert distill_targets(faces, "", 0.5) is faces.soft
+    teacher = distill_targets(faces, "fer-resnet10t-cbam-v1", 1.0)
+    half = distill_targets(faces, "fer-resnet10t-cbam-v1", 0.5)
+    np.testing.assert_allclose(teacher.sum(axis=1), 1, atol=1e-4)
+    np.testing.assert_allclose(half, (faces.soft + teacher) / 2, atol=1e-6)
+    # a real teacher agrees with the crowd's majority on most faces, but not blindly on all
+    agreement = (teacher.argmax(axis=1) == faces.labels).mean()
+    assert 0.6 < agreement < 1.0
