@@ -21,7 +21,7 @@ def class_recalls(logits: np.ndarray, labels: np.ndarray, n_classes: int) -> np.
                      for c in range(n_classes)])
 
 
-def fit_class_offsets(logits: np.ndarray, labels: np.ndarray, min_recall: float = 0.45,
+def fit_class_offsets(logits: np.ndarray, labels: np.ndarray, min_recall: float = 0.35,
                       step: float = 0.05, max_offset: float = 5.0) -> np.ndarray:
     """Per-class offsets that bring every class present in `labels` to at least `min_recall`.
 
@@ -51,7 +51,7 @@ def fit_class_offsets(logits: np.ndarray, labels: np.ndarray, min_recall: float 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """Temperature minimising the negative log-likelihood on held-out logits."""
     z, y = torch.from_numpy(logits).float(), torch.from_numpy(labels)
-    temps = np.exp(np.linspace(np.log(0.3), np.log(3.0), 80))
+    temps = np.exp(np.linspace(np.log(0.5), np.log(3.0), 60))
     nll = [F.cross_entropy(z / t, y).item() for t in temps]
     return float(temps[int(np.argmin(nll))])
 

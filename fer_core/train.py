@@ -57,7 +57,9 @@ class TrainConfig:
     # (models by name or path, comma-separated; computed once on the un-augmented training faces, flip-averaged).
     teacher: str = ""
     distill_weight: float = 0.0
-    min_recall: float = 0.45  # post-hoc: per-class logit offsets lift every class to this recall on valid
+    # Post-hoc: per-class logit offsets lift every class to this recall on valid. 0.35 reproduces the shipped
+    # models (whose classes all reach it unaided); 0.45 meets issue #8's floor on valid at ~0.1-0.2 points.
+    min_recall: float = 0.35
     mixup_alpha: float = 0.0  # >0: mix pairs of faces and their vote distributions, lambda ~ Beta(a, a)
     mixup_p: float = 0.5  # share of batches that are mixed
     blur_p: float = 0.0  # share of faces Gaussian-blurred (sigma 0.5-2 px on a 48 px face)
