@@ -230,7 +230,7 @@ def fast_engine_toggle() -> bool:
     """Whether the live stream runs on the model's int8 twin (on by default: the webcam is the real-time case)."""
     return st.toggle("Fast engine (int8)", value=True, key="webcam-int8",
                      help="Runs the live view on an 8-bit copy of the same model through ONNX Runtime: "
-                          "about 6 times quicker per face, with the same test accuracy. Frozen frames and "
+                          "3 to 6 times quicker per face, with nearly the same test accuracy. Frozen frames and "
                           "heatmaps always use the full-precision model.")
 
 
