@@ -46,6 +46,9 @@ def sidebar() -> Settings:
     for key in ("model", "detector", "method"):  # keep the choices when a page run skips the sidebar
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    # Defaults go through Session State, not `index=`: a widget given both logs a warning on every run.
+    st.session_state.setdefault("detector", DEFAULT_DETECTOR)
+    st.session_state.setdefault("method", DEFAULT_METHOD)
     with st.sidebar:
         st.subheader("Settings")
         models = model_choices()
@@ -54,12 +57,12 @@ def sidebar() -> Settings:
                                   "here; 'About the model' describes it. Models with attention maps can also "
                                   "show where they looked.") if len(models) > 1 else models[0]
         detectors = sorted(DETECTORS)
-        detector = st.selectbox("Face finder", detectors, index=detectors.index(DEFAULT_DETECTOR),
-                                key="detector", format_func=lambda d: DETECTOR_NOTES.get(d, d),
+        detector = st.selectbox("Face finder", detectors, key="detector",
+                                format_func=lambda d: DETECTOR_NOTES.get(d, d),
                                 help="The program that first finds the faces in a photo. MTCNN finds more faces, "
                                      "tilted ones too; the older Haar cascade may miss some.")
         methods = list(METHOD_NOTES)
-        method = st.selectbox("Heatmap method", methods, index=methods.index(DEFAULT_METHOD), key="method",
+        method = st.selectbox("Heatmap method", methods, key="method",
                               format_func=METHOD_NOTES.get,
                               help="How the heatmap on each face is computed. All answer the same question "
                                    "in different ways. Grad-CAM: broad areas, quickest. Guided Grad-CAM: fine "
