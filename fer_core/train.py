@@ -27,8 +27,7 @@ from tqdm import tqdm
 from .augment import FaceAugment
 from .data import FaceDataset, load_dataset
 from .evaluate import compute_metrics, predict_logits, softmax
-from .labels import CLASSES
-from .models import SPECS, ModelSpec, attention_card, save_checkpoint
+from .models import SPECS, ModelSpec, attention_card, load_model, resolve_model_path, save_checkpoint
 from .post_hoc import fit_class_offsets, fit_temperature, fold_into_classifier, unfold_from_classifier
 from .uncertainty import fit_rule
 
@@ -194,7 +193,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
                     "history": json.dumps(history), "best": json.dumps(best)}, out / "last.pt.tmp")
         (out / "last.pt.tmp").replace(last)
 
-    return finalize(cfg, spec, out, valid_ds, train_ds, history, best, command)
+    return finalize(cfg, spec, out, valid_ds, history, best, command)
 
 
 def _is_run_checkpoint(init_from: str) -> bool:
@@ -207,8 +206,6 @@ def initial_weights(init_from: str) -> dict[str, torch.Tensor]:
     the network as it was trained."""
     if _is_run_checkpoint(init_from):
         return torch.load(init_from, map_location="cpu", weights_only=True)["ema"]
-    from .models import load_model
-
     loaded = load_model(init_from)
     model = copy.deepcopy(loaded.model)
     unfold_from_classifier(model, loaded.card.get("post_hoc", {}))
@@ -217,8 +214,6 @@ def initial_weights(init_from: str) -> dict[str, torch.Tensor]:
 
 def teacher_probabilities(images: np.ndarray, teachers: str) -> np.ndarray:
     """The mean calibrated probabilities of one or more saved models (flip-averaged) on uint8 grey crops."""
-    from .models import load_model
-
     names = [t.strip() for t in teachers.split(",") if t.strip()]
     if not names:
         raise ValueError("--teacher needs at least one model name or path")
@@ -243,14 +238,12 @@ def _base_run_card(init_from: str) -> dict[str, Any]:
     if not init_from:
         return {}
     if not _is_run_checkpoint(init_from):
-        from .models import resolve_model_path
-
         return json.loads(resolve_model_path(init_from).with_suffix(".json").read_text())
     cards = sorted(Path(init_from).parent.glob("*.json"))
     return json.loads(cards[0].read_text()) if cards else {}
 
 
-def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset, train_ds: FaceDataset,
+def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset,
              history: list, best: dict, command: str) -> dict[str, Any]:
     """Fit the valid-set corrections on the best EMA weights, fold them in, and write safetensors + card."""
     base = _base_run_card(cfg.init_from)
