@@ -7,6 +7,7 @@ fill them in for the exported model itself.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import tempfile
 from pathlib import Path
@@ -104,6 +105,7 @@ def export_onnx(model: str | None = None, out_dir: str | Path = BUILTIN_DIR, int
             out.write_bytes(fp32.read_bytes())
     runtime: dict[str, Any] = {
         "engine": "onnxruntime", "file": out.name, "sha256": sha256_of(out), "opset": OPSET,
+        "exported": _dt.date.today().isoformat(),  # the card's `date` stays the reference's training date
         "reference_model": loaded.name,
         "reference_note": "explanations (which need gradients) are computed on the reference model; "
                           "classification uses this graph",

@@ -23,7 +23,9 @@ st.markdown(
     f"(`{card.get('architecture', loaded.spec.timm_name)}`). It looks at each face as a "
     f"{loaded.spec.source_size}x{loaded.spec.source_size}-pixel grey picture and gives a score to each of "
     f"{len(loaded.spec.labels)} facial expressions: {', '.join(loaded.spec.labels)}.")
+exported = (card.get("runtime") or {}).get("exported")
 st.caption(" · ".join(part for part in (f"trained {card['date']}" if card.get("date") else "",
+                                        f"exported {exported}" if exported else "",
                                         f"code version {card['git_commit'][:10]}" if card.get("git_commit") else "",
                                         f"file {loaded.path.name}" if loaded.path else "") if part))
 if note := cards.runtime_note(card):
