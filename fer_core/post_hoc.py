@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import recall_score
 
 
 def class_recalls(logits: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Recall of each class under argmax (NaN for a class absent from `labels`)."""
-    pred = logits.argmax(axis=1)
-    return np.array([(pred[labels == c] == c).mean() if (labels == c).any() else np.nan
-                     for c in range(n_classes)])
+    return recall_score(labels, logits.argmax(axis=1), labels=list(range(n_classes)), average=None,
+                        zero_division=np.nan)
 
 
 def fit_class_offsets(logits: np.ndarray, labels: np.ndarray, min_recall: float = 0.35,
