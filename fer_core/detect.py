@@ -32,24 +32,6 @@ class FaceDetector(Protocol):
     def detect(self, rgb: np.ndarray) -> list[Detection]: ...
 
 
-def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
-    """Coerce grey (HxW, HxWx1), RGBA or non-uint8 arrays to HxWx3 uint8, so detectors never crash on them."""
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3:
-        raise ValueError(f"expected an HxWx3 image, got shape {arr.shape}")
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    elif arr.shape[2] == 4:
-        arr = arr[:, :, :3]
-    elif arr.shape[2] != 3:
-        raise ValueError(f"expected 1, 3 or 4 channels, got {arr.shape[2]}")
-    return np.ascontiguousarray(arr)
-
-
 def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
     """Shrink so the longer side is at most `max_side` (detection cost grows with pixels, faces stay findable).
 

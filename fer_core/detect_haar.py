@@ -12,7 +12,8 @@ import threading
 import cv2
 import numpy as np
 
-from .detect import Detection, as_rgb_uint8, downscale
+from .detect import Detection, downscale
+from .imageio import array_to_rgb
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -58,7 +59,9 @@ class HaarFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first; [] when none or the image is smaller than a face."""
-        rgb = as_rgb_uint8(rgb)
+        if np.asarray(rgb).size == 0:
+            return []
+        rgb = array_to_rgb(np.asarray(rgb))  # grey, RGBA, uint16 or float frames too
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         work, factor = downscale(grey, self.max_side)
         if min(work.shape[:2]) < self.min_face_size:

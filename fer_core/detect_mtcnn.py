@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import nms
 
-from .detect import Detection, as_rgb_uint8, downscale
+from .detect import Detection, downscale
+from .imageio import array_to_rgb
 
 PNET_CELL = 12  # P-Net sees 12x12 windows ...
 PNET_STRIDE = 2  # ... every 2 pixels of the scaled image
@@ -302,7 +303,9 @@ class MTCNNFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first, each with 5 landmarks; [] when none."""
-        rgb = as_rgb_uint8(rgb)
+        if np.asarray(rgb).size == 0:
+            return []
+        rgb = array_to_rgb(np.asarray(rgb))  # grey, RGBA, uint16 or float frames too
         work, factor = downscale(rgb, self.max_side)
         height, width = work.shape[:2]
         scales = pyramid_scales(height, width, self.min_face_size, self.scale_factor)

@@ -69,6 +69,14 @@ def test_grey_photo_still_finds_the_face(detector, media_photo):
     assert len(detector.detect(grey)) == 1  # a bare HxW array is tolerated too
 
 
+def test_rgba_and_float_photos_find_the_face_and_an_empty_frame_finds_none(detector, media_photo):
+    rgb = media_photo("faceapi_sad.jpg")
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert len(detector.detect(rgba)) == 1
+    assert len(detector.detect(rgb.astype(np.float32) / 255.0)) == 1  # floats in [0, 1], as imageio reads them
+    assert detector.detect(np.zeros((0, 0, 3), np.uint8)) == []
+
+
 @pytest.mark.parametrize("shape", [(480, 640, 3), (5, 5, 3), (1, 1, 3), (11, 300, 3)])
 def test_no_faces_no_crash(detector, shape):
     rng = np.random.default_rng(0)
