@@ -68,4 +68,6 @@ with st.expander("How to read these results", icon=":material/help:"):
         "blink does not count as a change. They describe how a face *looks*, not what anyone feels.\n"
         "- **In view** and **head turned towards the camera** are observations of the picture, not measures "
         "of attention: people listen with their heads down, too.\n"
-        "- **Heatmaps** colour the parts of the face that drove the reading (change the method in the sidebar).")
+        "- **Heatmaps** colour the parts of the face that drove the reading (change the method in the sidebar). "
+        "**How far to trust this map** is measured on the spot, as on the Photo page: FER Lens hides the "
+        "highlighted parts and checks that the score really drops.")

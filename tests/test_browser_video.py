@@ -63,4 +63,5 @@ def test_upload_shows_timeline_frame_and_key_moments(page) -> None:
     moved.wait_for(timeout=2 * SANITY_S * 1000)
     settle(page, timeout_s=2 * SANITY_S)
     assert moved.count() == 1, "the frame viewer moved there"
+    assert page.get_by_text("How far to trust this map:").count() == 1, "the heatmap's trust note is measured"
     shoot(page, "7-video-clip")

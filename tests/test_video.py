@@ -384,6 +384,7 @@ def test_video_page_analyses_an_upload_and_survives_a_bad_one(monkeypatch: pytes
     assert len(at.get("plotly_chart")) == 1, "one timeline for the one face"
     assert at.slider(key="video_t").value == 0.0
     assert any("heatmap" in (img.caption or "") for el in at.get("image") for img in el.proto.imgs)
+    assert "how far to trust this map:** " in words, "each heatmap carries its measured trust note"
     labels = [b.label for b in at.get("download_button")]
     assert any("CSV" in label for label in labels) and any("JSON" in label for label in labels)
     jumps = [b for b in at.button if (b.key or "").startswith("moment-")]

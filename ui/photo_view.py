@@ -209,5 +209,10 @@ def fill_trust_note(slot, request: HeatmapRequest, model: LoadedModel) -> None:
     except Exception as exc:
         slot.caption(f"The trust check could not run ({exc}).")
         return
+    show_trust_note(slot, checked)
+
+
+def show_trust_note(slot, checked: Explanation) -> None:
+    """The plain-words verdict of a heatmap's faithfulness check (Photo, Webcam and Video pages alike)."""
     report = checked.faithfulness
     slot.caption(f"{TRUST_LOOK.get(report.verdict, '')} **How far to trust this map:** {checked.trust_hint}")

@@ -21,6 +21,7 @@ from fer_core.video import Moment, VideoAnalysis, analyze_video, moment_faces
 from fer_core.video_export import draw_tracks, shareable_clip, timeline_csv, timeline_json
 from fer_core.video_summary import describe
 
+from .photo_view import show_trust_note
 from .session_cache import memo
 from .settings import Settings
 from .video_figures import timeline_figure
@@ -105,11 +106,14 @@ def thumbnail(clip: Clip, result: VideoAnalysis, t: float, track: int):
     return memo("video_thumbs", key, lambda: moment_faces(clip.data, result, t).face(track), max_items=96)
 
 
-def heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str) -> Explanation:
-    """The explanation of one face's top (smoothed) expression at one moment, memoised."""
+def heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str,
+            faithfulness: bool | str = False) -> Explanation:
+    """The explanation of one face's top (smoothed) expression at one moment, memoised; with
+    faithfulness="fast" it also carries the trust check (a few dozen extra model passes)."""
     face = m.face(track)
-    key = (clip.digest, round(m.t, 3), track, method)
-    return memo("video_explanations", key, lambda: explain(model, face.crop, method, face.label), max_items=64)
+    key = (clip.digest, round(m.t, 3), track, method, faithfulness)
+    return memo("video_explanations", key,
+                lambda: explain(model, face.crop, method, face.label, faithfulness=faithfulness), max_items=64)
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------
@@ -172,7 +176,7 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
                                                 if n else "no face found in this frame"))
     if not n:
         return t
-    pairs = []
+    pairs, slots = [], []
     with right:
         for s, face in m.faces:
             unsure = uncertainty(face.probs)
@@ -187,11 +191,19 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
                 continue
             pairs.append((face, expl))
             st.markdown(caption(expl))
+            slot = st.empty()
+            slot.caption(":material/hourglass_top: Checking how far to trust this map…")
+            slots.append((slot, s.track))
     if pairs:
         middle.image(overlay_on_photo(m.rgb, pairs), width="stretch",
                      caption=f"{METHODS[settings.method].title} heatmaps: warm colours mark the parts of each face "
                              "that drove its score most.")
         middle.image(legend(220, 40, low="weak", high="strong"), width=220)
+    for slot, track in slots:  # after the pictures are up: the check is the slow part
+        try:
+            show_trust_note(slot, heatmap(model, clip, m, track, settings.method, faithfulness="fast"))
+        except Exception as exc:
+            slot.caption(f"The trust check could not run ({exc}).")
     return t
 
 
