@@ -12,6 +12,8 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from .imageio import array_to_rgb
+
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image left
 
 
@@ -30,6 +32,12 @@ class FaceDetector(Protocol):
     name: str
 
     def detect(self, rgb: np.ndarray) -> list[Detection]: ...
+
+
+def detector_input(image: np.ndarray) -> np.ndarray | None:
+    """HxWx3 uint8 for a detector (grey, RGBA, uint16 and float frames too), or None for an empty frame."""
+    arr = np.asarray(image)
+    return None if arr.size == 0 else array_to_rgb(arr)
 
 
 def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:

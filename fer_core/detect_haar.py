@@ -12,8 +12,7 @@ import threading
 import cv2
 import numpy as np
 
-from .detect import Detection, downscale
-from .imageio import array_to_rgb
+from .detect import Detection, detector_input, downscale
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -59,9 +58,9 @@ class HaarFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first; [] when none or the image is smaller than a face."""
-        if np.asarray(rgb).size == 0:
+        rgb = detector_input(rgb)
+        if rgb is None:
             return []
-        rgb = array_to_rgb(np.asarray(rgb))  # grey, RGBA, uint16 or float frames too
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         work, factor = downscale(grey, self.max_side)
         if min(work.shape[:2]) < self.min_face_size:

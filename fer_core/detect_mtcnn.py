@@ -34,8 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import nms
 
-from .detect import Detection, downscale
-from .imageio import array_to_rgb
+from .detect import Detection, detector_input, downscale
 
 PNET_CELL = 12  # P-Net sees 12x12 windows ...
 PNET_STRIDE = 2  # ... every 2 pixels of the scaled image
@@ -303,9 +302,9 @@ class MTCNNFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first, each with 5 landmarks; [] when none."""
-        if np.asarray(rgb).size == 0:
+        rgb = detector_input(rgb)
+        if rgb is None:
             return []
-        rgb = array_to_rgb(np.asarray(rgb))  # grey, RGBA, uint16 or float frames too
         work, factor = downscale(rgb, self.max_side)
         height, width = work.shape[:2]
         scales = pyramid_scales(height, width, self.min_face_size, self.scale_factor)

@@ -107,5 +107,14 @@ def evaluate_crops(model: torch.nn.Module, spec: ModelSpec, images: np.ndarray, 
     return compute_metrics(probs, labels, spec.labels)
 
 
-__all__ = ["compute_metrics", "evaluate_crops", "expected_calibration_error", "predict_logits",
-           "prepare_batch", "reliability_bins", "softmax", "NUM_CLASSES"]
+def paired_comparison(base_right: np.ndarray, right: np.ndarray) -> tuple[int, int, float]:
+    """Faces a candidate gets right that the baseline misses (gained), the reverse (lost), and the exact
+    McNemar p-value: whether the difference is evidence or a few lucky faces."""
+    from scipy.stats import binomtest
+
+    gained, lost = int((right & ~base_right).sum()), int((~right & base_right).sum())
+    return gained, lost, float(binomtest(gained, gained + lost).pvalue) if gained + lost else 1.0
+
+
+__all__ = ["compute_metrics", "evaluate_crops", "expected_calibration_error", "paired_comparison",
+           "predict_logits", "prepare_batch", "reliability_bins", "softmax", "NUM_CLASSES"]

@@ -15,10 +15,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import binomtest
 
 from .data import load_dataset
-from .evaluate import prepare_batch, softmax
+from .evaluate import paired_comparison, prepare_batch, softmax
 from .models import load_model
 from .paths import shared_dir
 
@@ -90,10 +89,9 @@ def compare(probs: dict[str, np.ndarray], labels: np.ndarray) -> list[dict[str, 
     rows = []
     for title, names in sets.items():
         right = predict(names) == labels
-        gained, lost = int((~base & right).sum()), int((base & ~right).sum())
-        p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
+        gained, lost, p = paired_comparison(base, right)
         rows.append({"views": title, "passes_per_face": 2 * len(names), "accuracy": float(right.mean()),
-                     "gained": gained, "lost": lost, "mcnemar_exact_p": float(p)})
+                     "gained": gained, "lost": lost, "mcnemar_exact_p": p})
     return rows
 
 

@@ -12,10 +12,9 @@ import argparse
 
 import numpy as np
 import torch
-from scipy.stats import binomtest
 
 from .data import load_dataset
-from .evaluate import predict_logits, prepare_batch, softmax
+from .evaluate import paired_comparison, predict_logits, prepare_batch, softmax
 from .models import ModelSpec, load_model
 from .paths import shared_dir
 from .train import initial_weights
@@ -78,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {args.first} as it is: {base.mean():.2%}")
     for w in [0.0, *(float(v) for v in args.weights.split(",")), 1.0]:
         right = predictions(average_state(a, b, w), recalibrate=True) == valid.labels
-        gained, lost = int((right & ~base).sum()), int((~right & base).sum())
-        p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
+        gained, lost, p = paired_comparison(base, right)
         print(f"  {1 - w:.1f} x first + {w:.1f} x second: {right.mean():.2%}  +{gained} / -{lost} faces vs the "
               f"first as it is (exact McNemar p = {p:.2f})")
     return 0

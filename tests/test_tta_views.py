@@ -31,7 +31,7 @@ def test_mirror_only_matches_the_app_and_other_sets_are_scored_against_it() -> N
     images, labels = ds.images[np.sort(idx)], ds.labels[np.sort(idx)]
     probs = view_probabilities(loaded.fast, images, loaded.spec, candidate_views())
     app = predict_logits(loaded.model, images, loaded.spec).argmax(1)  # the app: face + mirror
-    mirror_only = np.concatenate([probs["original"]]).mean(axis=0).argmax(1)
+    mirror_only = probs["original"].mean(axis=0).argmax(1)
     assert (mirror_only == app).mean() >= 0.99  # logits vs probabilities averaged: a rare tie may differ
     rows = {r["views"]: r for r in compare(probs, labels)}
     assert set(VIEW_SETS) <= set(rows) and "all views" in rows
