@@ -152,6 +152,7 @@ def test_robustness_page(browser, server: str) -> None:
     settle(page)
     assert page.get_by_role("heading", name=re.compile(r"^Original: \w+ \(\d+%\)")).count() == 1
     assert page.get_by_role("heading", name=re.compile(r"^Eyes covered: \w+ \(\d+%\)")).count() == 1
-    assert page.get_by_text(re.compile("Grad-CAM heatmap")).count() == 2
+    # image captions are drawn once their pictures have loaded, which can trail the script under load
+    assert wait_count(page, page.get_by_text(re.compile("Grad-CAM heatmap")), 2) == 2
     shoot(page, "5-robustness")
     page.close()
