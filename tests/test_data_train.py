@@ -166,3 +166,24 @@ def test_distillation_blends_votes_with_the_teachers_probabilities() -> None:
     # a real teacher agrees with the crowd's majority on most faces, but not blindly on all
     agreement = (teacher.argmax(axis=1) == faces.labels).mean()
     assert 0.6 < agreement < 1.0
+
+
+def test_small_face_stem_keeps_twice_the_feature_map_and_old_cards_still_load() -> None:
+    """`resnet10t_s48` drops the stem max-pool: layer3 is 6x6 for a 48 px face (v2's spec: 4x4 for 64 px),
+    it takes v2's weights unchanged, and a card written before the field existed still means "keep the pool"."""
+    from fer_core.models import SPECS, ModelSpec
+
+    small, base = SPECS["resnet10t_s48"], SPECS["resnet10t"]
+    shapes = {}
+    for name, spec in (("small", small), ("base", base)):
+        model = spec.create().eval()
+        hook = model.layer3.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, o.shape))
+        with torch.no_grad():
+            logits = model(torch.zeros(2, 1, spec.input_size, spec.input_size))
+        hook.remove()
+        assert logits.shape == (2, len(CLASSES))
+    assert shapes["small"][-2:] == (6, 6) and shapes["base"][-2:] == (4, 4)
+    assert small.create().load_state_dict(base.create().state_dict())  # same parameters: warm starts work
+    old_card = {k: v for k, v in small.to_json().items() if k != "stem_pool"}
+    assert ModelSpec.from_json(old_card).stem_pool is True
+    assert ModelSpec.from_json(small.to_json()) == small
