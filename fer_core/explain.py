@@ -18,7 +18,7 @@ import copy
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
@@ -215,6 +215,20 @@ def explain(loaded: LoadedModel, crop: np.ndarray, method: str = "gradcam", targ
     x = crops_to_input(crop[None], loaded.spec)
     return explain_input(loaded, x, method, target, contrast=contrast, faithfulness=faithfulness,
                          out_size=crop.shape[0], **opts)
+
+
+def check_faithfulness(loaded: LoadedModel, crop: np.ndarray, expl: Explanation) -> Explanation:
+    """`expl` with the fast trust check (deletion and insertion) measured on the map it already holds: the
+    pages draw a heatmap first and check it afterwards, without computing the attribution twice. `crop` is
+    the one the explanation was computed on."""
+    x = crops_to_input(crop[None], loaded.spec)
+    shown = display_map(torch.from_numpy(expl.attribution), expl.method, expl.signed)
+    if tuple(shown.shape) != tuple(x.shape[-2:]):
+        raise ValueError("this explanation was not computed on a crop for this model")
+    target = class_index(loaded, expl.target)
+    contrast = class_index(loaded, expl.contrast) if expl.contrast is not None else None
+    report = faith.measure(_prob_fn(loaded, target, contrast), x, blurred_baseline(x), shown)
+    return replace(expl, faithfulness=report)
 
 
 def bench_variants(loaded: LoadedModel) -> dict[str, tuple[str, dict[str, Any]]]:

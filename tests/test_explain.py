@@ -13,7 +13,7 @@ from torch import nn
 
 from fer_core import explain as explain_mod
 from fer_core.align import FER_TEMPLATE
-from fer_core.explain import Explanation, explain, explain_bench, explain_input
+from fer_core.explain import Explanation, check_faithfulness, explain, explain_bench, explain_input
 from fer_core.explain_methods import METHODS, available_methods, blurred_baseline
 from fer_core.models import LoadedModel, ModelSpec, load_model
 from fer_core.recognizer import Recognizer
@@ -361,6 +361,24 @@ def test_faithfulness_numbers_are_in_range(loaded, faces) -> None:
     assert 0 <= f.relative_infidelity <= 1 + 1e-6
     assert f.sensitivity is not None and f.sensitivity >= 0
     assert f.verdict in ("faithful", "partial", "weak") and f.hint
+
+
+@pytest.mark.parametrize("method,contrast", [("gradcam", None), ("gradcam", "neutral"), ("occlusion", None)])
+def test_checking_a_drawn_map_later_equals_checking_it_at_once(loaded, faces, method, contrast) -> None:
+    """The pages draw a heatmap, then check it: the later check must measure the very map drawn, exactly as
+    if the check had been asked for with it, without computing the attribution again."""
+    face, _ = faces["happy"]
+    opts = FAST.get(method, {})
+    drawn = explain(loaded, face.crop, method, "happiness", contrast=contrast, **opts)
+    at_once = explain(loaded, face.crop, method, "happiness", contrast=contrast, faithfulness="fast", **opts)
+    later = check_faithfulness(loaded, face.crop, drawn)
+    assert drawn.faithfulness is None and later.heatmap is drawn.heatmap
+    assert later.faithfulness.deletion_curve == pytest.approx(at_once.faithfulness.deletion_curve, abs=1e-5)
+    assert later.faithfulness.insertion_curve == pytest.approx(at_once.faithfulness.insertion_curve, abs=1e-5)
+    assert later.faithfulness.verdict == at_once.faithfulness.verdict and later.trust_hint == at_once.trust_hint
+    with pytest.raises(ValueError, match="not computed on a crop"):
+        check_faithfulness(loaded, face.crop, Explanation(method, "happiness", drawn.heatmap,
+                                                          drawn.attribution[:8, :8], drawn.probs, 0.0))
 
 
 def test_integrated_gradients_ranks_pixels_better_than_chance(loaded, faces) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.draw import annotate
-from fer_core.explain import Explanation, explain
+from fer_core.explain import Explanation, check_faithfulness, explain
 from fer_core.explain_methods import METHODS, available_methods
 from fer_core.models import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
@@ -51,14 +51,20 @@ class HeatmapRequest:
     target: str
     contrast: str | None
 
-    def compute(self, model: LoadedModel, faithfulness: bool | str = False) -> Explanation:
-        """The explanation, reused across reruns; with faithfulness="fast" it also carries the trust hint."""
-        key = (self.result.digest, self.detector, self.index, self.method, self.target, self.contrast,
-               faithfulness)
+    def _key(self) -> tuple:
+        return self.result.digest, self.detector, self.index, self.method, self.target, self.contrast
+
+    def compute(self, model: LoadedModel) -> Explanation:
+        """The explanation, reused across reruns."""
         crop = self.result.faces[self.index].crop
-        return memo("explanations", key, lambda: explain(model, crop, self.method, self.target,
-                                                         contrast=self.contrast, faithfulness=faithfulness),
-                    max_items=96)
+        return memo("explanations", self._key(),
+                    lambda: explain(model, crop, self.method, self.target, contrast=self.contrast), max_items=96)
+
+    def checked(self, model: LoadedModel) -> Explanation:
+        """The same explanation with its trust hint, measured on the map already drawn (not computed again)."""
+        crop = self.result.faces[self.index].crop
+        return memo("checked_explanations", self._key(),
+                    lambda: check_faithfulness(model, crop, self.compute(model)), max_items=96)
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------
@@ -205,7 +211,7 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
 def fill_trust_note(slot, request: HeatmapRequest, model: LoadedModel) -> None:
     """Run the fast faithfulness check for one heatmap and put its plain-words verdict in the slot."""
     try:
-        checked = request.compute(model, faithfulness="fast")
+        checked = request.checked(model)
     except Exception as exc:
         slot.caption(f"The trust check could not run ({exc}).")
         return

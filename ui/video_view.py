@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from fer_core.explain import Explanation, explain
+from fer_core.explain import Explanation, check_faithfulness, explain
 from fer_core.explain_methods import METHODS
 from fer_core.models import LoadedModel
 from fer_core.recognizer import Recognizer
@@ -106,14 +106,18 @@ def thumbnail(clip: Clip, result: VideoAnalysis, t: float, track: int):
     return memo("video_thumbs", key, lambda: moment_faces(clip.data, result, t).face(track), max_items=96)
 
 
-def heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str,
-            faithfulness: bool | str = False) -> Explanation:
-    """The explanation of one face's top (smoothed) expression at one moment, memoised; with
-    faithfulness="fast" it also carries the trust check (a few dozen extra model passes)."""
+def heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str) -> Explanation:
+    """The explanation of one face's top (smoothed) expression at one moment, memoised."""
     face = m.face(track)
-    key = (clip.digest, round(m.t, 3), track, method, faithfulness)
-    return memo("video_explanations", key,
-                lambda: explain(model, face.crop, method, face.label, faithfulness=faithfulness), max_items=64)
+    return memo("video_explanations", (clip.digest, round(m.t, 3), track, method),
+                lambda: explain(model, face.crop, method, face.label), max_items=64)
+
+
+def checked_heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str) -> Explanation:
+    """The same explanation with its trust check (a few dozen extra model passes on the map already drawn)."""
+    return memo("video_checked_explanations", (clip.digest, round(m.t, 3), track, method),
+                lambda: check_faithfulness(model, m.face(track).crop, heatmap(model, clip, m, track, method)),
+                max_items=64)
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------
@@ -201,7 +205,7 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
         middle.image(legend(220, 40, low="weak", high="strong"), width=220)
     for slot, track in slots:  # after the pictures are up: the check is the slow part
         try:
-            show_trust_note(slot, heatmap(model, clip, m, track, settings.method, faithfulness="fast"))
+            show_trust_note(slot, checked_heatmap(model, clip, m, track, settings.method))
         except Exception as exc:
             slot.caption(f"The trust check could not run ({exc}).")
     return t
