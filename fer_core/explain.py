@@ -10,7 +10,9 @@ model and cached (building one costs more than a Grad-CAM). One module-level loc
 attribution and guards the twins; NoiseTunnel seeds torch's global generator under it, and two
 explanations at once would only slow each other down on a small CPU. The shared model is never hooked,
 put in train mode, given gradients, or changed in `requires_grad`. (A twin follows in-place weight
-updates of its model, not structural edits: give a changed model a new object.)
+updates of its model, not structural edits: give a changed model a new object.) Methods that only run
+forward passes (occlusion) need no twin: they use the model's fast inference copy, which recognition already
+shares read-only across threads.
 """
 from __future__ import annotations
 
@@ -122,6 +124,11 @@ def attribute(loaded: LoadedModel, x: Tensor, method: str, target: int, contrast
     if METHODS[method].layer_based:
         opts.setdefault("layer", loaded.spec.cam_layer or "layer4")
     baseline = blurred_baseline(x) if baseline is None else baseline
+    if METHODS[method].forward_only:  # no hooks or gradients: the shared, read-only fast copy will do
+        with _ATTRIBUTION_LOCK, torch.inference_mode():
+            score = ClassScore(loaded.fast or loaded.model, target, contrast)
+            attr = METHODS[method].fn(score, x, baseline, signed=contrast is not None, **opts)
+        return attr.clone()
     with _ATTRIBUTION_LOCK, torch.inference_mode(False), torch.enable_grad():
         score = ClassScore(_cached_twin(loaded.model), target, contrast)
         attr = METHODS[method].fn(score, x.detach().clone(), baseline.detach().clone(),

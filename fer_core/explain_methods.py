@@ -176,6 +176,8 @@ class Method:
     evidence: bool
     layer_based: bool = False
     class_specific: bool = True
+    # Needs forward passes only (no gradients, no hooks): runs on the model's fast inference copy.
+    forward_only: bool = False
     needs_attention: bool = False
 
 
@@ -183,7 +185,7 @@ METHODS: dict[str, Method] = {
     "gradcam": Method(gradcam, "Grad-CAM", evidence=True, layer_based=True),
     "guided_gradcam": Method(guided_gradcam, "Guided Grad-CAM", evidence=False, layer_based=True),
     "integrated_gradients": Method(integrated_gradients, "Integrated Gradients", evidence=True),
-    "occlusion": Method(occlusion, "Occlusion", evidence=True),
+    "occlusion": Method(occlusion, "Occlusion", evidence=True, forward_only=True),
     "smoothgrad": Method(smoothgrad, "SmoothGrad", evidence=False),
     "attention": Method(attention, "Attention", evidence=False, class_specific=False, needs_attention=True),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from fer_core.explain_methods import METHODS
+from ui.settings import DEFAULT_METHOD
+
 from .app_support import model_env
 from .conftest import REPO
 
@@ -22,6 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOTS = Path(os.environ.get("FER_LENS_SCREENSHOTS", REPO / "screenshots"))
+DEFAULT_HEATMAP = re.compile(f"{METHODS[DEFAULT_METHOD].title} heatmap")  # the caption under each face's map
 SANITY_S = 60  # loose bound: a run this slow is broken, not merely slow
 
 

@@ -45,7 +45,7 @@ def test_home_explains_privacy_and_responsible_use(app: AppTest) -> None:
     assert "no photo leaves" in words and "nothing is saved" in words
     assert "not a feeling" in words and "fer2013" in words and "children" in words
     assert at.button(key="try-sample").label == "Analyse this sample photo"
-    assert at.selectbox(key="detector").value == "mtcnn" and at.selectbox(key="method").value == "gradcam"
+    assert at.selectbox(key="detector").value == "mtcnn" and at.selectbox(key="method").value == "occlusion"
 
 
 def test_sample_button_runs_the_photo_analysis(app: AppTest) -> None:

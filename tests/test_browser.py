@@ -24,7 +24,7 @@ import pytest
 
 from fer_core.report import png_bytes
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, SHOTS, settle, shoot, streamlit_app, wait_count
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, SHOTS, settle, shoot, streamlit_app, wait_count
 from .conftest import require_shared
 
 TARGET_STARTUP_S, TARGET_ANALYSIS_S = 8.0, 1.5
@@ -104,7 +104,7 @@ def test_group_photo_shows_faces_labels_chart_and_heatmap(browser, server: str) 
     faces = page.get_by_role("heading", name=re.compile(r"^Face \d+: \w+ \(\d+%\)")).count()
     assert faces >= 2, "the group photo should give several faces"
     assert page.locator(".js-plotly-plot").count() == faces + 1, "one probability chart per face, and the colour key"
-    assert page.get_by_text(re.compile("Grad-CAM heatmap")).count() == faces
+    assert page.get_by_text(DEFAULT_HEATMAP).count() == faces
     assert page.get_by_text(re.compile(r"^\d+ faces found")).count() == 1  # the annotated photo's caption
     assert wait_count(page, page.get_by_text(TRUST_NOTE), faces) == faces
     assert page.get_by_role("button", name=re.compile(r"^Results as ")).count() == 2
@@ -153,6 +153,6 @@ def test_robustness_page(browser, server: str) -> None:
     assert page.get_by_role("heading", name=re.compile(r"^Original: \w+ \(\d+%\)")).count() == 1
     assert page.get_by_role("heading", name=re.compile(r"^Eyes covered: \w+ \(\d+%\)")).count() == 1
     # image captions are drawn once their pictures have loaded, which can trail the script under load
-    assert wait_count(page, page.get_by_text(re.compile("Grad-CAM heatmap")), 2) == 2
+    assert wait_count(page, page.get_by_text(DEFAULT_HEATMAP), 2) == 2
     shoot(page, "5-robustness")
     page.close()

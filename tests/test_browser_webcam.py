@@ -23,7 +23,7 @@ import av
 import numpy as np
 import pytest
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, settle, shoot, streamlit_app, wait_count
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, settle, shoot, streamlit_app, wait_count
 from .conftest import require_shared
 
 if not CHROMIUM.exists():
@@ -166,7 +166,7 @@ def test_freeze_and_explain_shows_the_photo_cards(browser, server: str) -> None:
     page.get_by_role("button", name="Freeze this frame and explain").click()
     wait_for(page, page.get_by_role("heading", name="Frozen frame"))
     wait_for(page, page.get_by_role("heading", name=re.compile(r"^Face \d+: \w+ \(\d+%\)")))
-    wait_for(page, page.get_by_text(re.compile("Grad-CAM heatmap")))
+    wait_for(page, page.get_by_text(DEFAULT_HEATMAP))
     wait_for(page, page.get_by_text(re.compile("How far to trust this map:")))
     settle(page)
     assert page.get_by_text(re.compile(r"^1 face found")).count() == 1

@@ -381,6 +381,20 @@ def test_checking_a_drawn_map_later_equals_checking_it_at_once(loaded, faces, me
                                                           drawn.attribution[:8, :8], drawn.probs, 0.0))
 
 
+def test_occlusion_on_the_fast_copy_equals_occlusion_on_the_reference_model(loaded, faces) -> None:
+    """Occlusion runs on the folded, channels-last inference copy (forward passes only); its map must be the
+    reference network's map, and it must leave the shared model untouched."""
+    from dataclasses import replace
+
+    face, _ = faces["surprised"]
+    reference = replace(loaded, fast=loaded.model)  # same network, unfused
+    fast = explain(loaded, face.crop, "occlusion", "surprise")
+    slow = explain(reference, face.crop, "occlusion", "surprise")
+    assert np.abs(fast.attribution).max() > 0
+    np.testing.assert_allclose(fast.attribution, slow.attribution, atol=1e-4 * np.abs(slow.attribution).max())
+    assert not loaded.fast._forward_hooks and not any(p.requires_grad for p in loaded.fast.parameters())
+
+
 def test_integrated_gradients_ranks_pixels_better_than_chance(loaded, faces) -> None:
     """Hiding IG's top pixels first must hurt more than revealing them first, on most faces."""
     gaps = [explain(loaded, face.crop, "integrated_gradients", faithfulness="fast",

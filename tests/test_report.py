@@ -158,5 +158,16 @@ def test_sidebar_offers_every_method_and_detector() -> None:
     from fer_core.detect import DETECTORS
     from ui.settings import DEFAULT_METHOD, DETECTOR_NOTES, METHOD_NOTES
 
-    assert list(METHOD_NOTES) == list(METHODS) and DEFAULT_METHOD == "gradcam"
+    assert list(METHOD_NOTES) == list(METHODS) and DEFAULT_METHOD in METHODS
     assert set(DETECTOR_NOTES) == set(DETECTORS)
+
+
+def test_default_heatmap_method_is_the_one_measured_most_faithful() -> None:
+    """The sidebar's default is the method whose maps pass the trust check most often on the built-in
+    model's own `explain-bench` measurement (its card), not a guess."""
+    from fer_core.models import load_model
+    from ui.settings import DEFAULT_METHOD
+
+    bench = load_model().card["explain_bench"]
+    shares = {row.get("method", name): row["faithful_share"] for name, row in bench.items() if "@" not in name}
+    assert DEFAULT_METHOD in shares and shares[DEFAULT_METHOD] == max(shares.values())

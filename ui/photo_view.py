@@ -22,7 +22,7 @@ from fer_core.report import (PhotoResult, analyze_photo, digest, png_bytes, rank
 
 from .figures import probability_bars
 from .session_cache import memo
-from .settings import Settings
+from .settings import DEFAULT_METHOD, Settings
 
 PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -104,13 +104,13 @@ def show_downloads(results: Sequence[PhotoResult], model_name: str, detector: st
 
 
 def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
-    """The settings, with the heatmap method swapped for Grad-CAM (and a note) when this model cannot do
-    the chosen one (attention maps need a model with attention blocks)."""
+    """The settings, with the heatmap method swapped for the default one (and a note) when this model cannot
+    do the chosen one (attention maps need a model with attention blocks)."""
     if settings.method in available_methods(model.model):
         return settings
     st.info(f"{METHODS[settings.method].title} maps need a model with attention blocks, and "
-            f"{model.name} has none, so Grad-CAM is shown instead.", icon=":material/info:")
-    return replace(settings, method="gradcam")
+            f"{model.name} has none, so {METHODS[DEFAULT_METHOD].title} is shown instead.", icon=":material/info:")
+    return replace(settings, method=DEFAULT_METHOD)
 
 
 def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
