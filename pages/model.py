@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import card as cards
+from fer_core.explain_methods import METHODS
 from ui.figures import confusion_heatmap, recall_bars, reliability_diagram, robustness_bars
 from ui.resources import get_model
+from ui.settings import DEFAULT_METHOD
 
 NOT_MEASURED = "Not measured yet for this model."
 
@@ -151,7 +153,13 @@ if rows is None:
     st.info(NOT_MEASURED + " Each heatmap on the Photo page still carries its own trust note, measured on "
             "the spot.")
 else:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+    default_title = METHODS[DEFAULT_METHOD].title
+    for r in rows:  # say which one the sidebar starts with; shares as whole percentages for a lay reader
+        r["method"] += " (the default)" if r["method"] == default_title else ""
+        r["faithful share"] = None if r["faithful share"] is None else 100 * r["faithful share"]
+    table = pd.DataFrame(rows)
+    table = table[["method", "faithful share", *[c for c in table.columns if c not in ("method", "faithful share")]]]
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
         "ms per face": st.column_config.NumberColumn(format="%.0f", help="Time to draw one heatmap"),
         "deletion AUC (lower is better)": st.column_config.NumberColumn(
             "score left when hiding it (lower is better)", format="%.2f",
@@ -160,12 +168,15 @@ else:
             "score from showing only it (higher is better)", format="%.2f",
             help="Insertion AUC: average score while only the highlighted parts are shown, most important "
                  "first"),
-        "faithful share": st.column_config.NumberColumn(format="percent"),
+        "faithful share": st.column_config.NumberColumn(
+            "maps that passed", format="%.0f%%",
+            help="Share of the test faces where hiding the highlighted parts clearly hurt the score more than "
+                 "hiding the middle of the face"),
         "faces": st.column_config.NumberColumn("test faces")})
     st.caption("A faithful heatmap points at the parts of the face the score really depends on. The test: "
                "hide the highlighted parts first and the score should fall quickly (*deletion*, lower is "
                "better); show only them and it should come back quickly (*insertion*, higher is better). "
-               "*Faithful share* is the share of test faces where the map passed clearly.")
+               "*Maps that passed* is the share of test faces where the map passed clearly.")
 
 # ---- speed -------------------------------------------------------------------------------------------------
 st.header("How fast is it?")

@@ -140,6 +140,10 @@ def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
     assert twin in words and "8-bit (int8) copy" in words and f"drawn by {DEFAULT_MODEL}" in words
     assert "python -m fer_core export --onnx --int8" in " ".join(c.value for c in at.code)
     assert len(at.dataframe) >= 1, "the heatmap faithfulness table (from the reference) is missing"
+    heatmaps = next(d.value for d in at.dataframe if "faithful share" in d.value.columns)
+    default = heatmaps[heatmaps["method"].str.endswith("(the default)")]
+    assert len(default) == 1 and default["faithful share"].iloc[0] == heatmaps["faithful share"].max()
+    assert 1 < heatmaps["faithful share"].max() <= 100, "shares are shown as whole percentages"
 
 
 def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
