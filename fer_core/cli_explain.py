@@ -86,7 +86,8 @@ def run_explain_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(table, indent=2))
     else:
-        print(f"{'method':24s} {'ms/face':>8s} {'deletion AUC':>13s} {'insertion AUC':>14s}")
+        print(f"{'method':24s} {'ms/face':>8s} {'deletion AUC':>13s} {'insertion AUC':>14s} {'maps passed':>12s}")
         for name, row in table.items():
-            print(f"{name:24s} {row['ms']:8.1f} {row['deletion_auc']:13.3f} {row['insertion_auc']:14.3f}")
+            print(f"{name:24s} {row['ms']:8.1f} {row['deletion_auc']:13.3f} {row['insertion_auc']:14.3f} "
+                  f"{row['faithful_share']:12.0%}")
     return 0
