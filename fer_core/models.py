@@ -73,11 +73,11 @@ SPECS: dict[str, ModelSpec] = {
     # faithful (32 FER2013Test faces: insertion AUC 0.664 vs 0.644, deletion-insertion gap 0.18 vs 0.14)
     # and its maps land on facial regions instead of the crop corners.
     "resnet10t": ModelSpec("resnet10t", 64, cam_layer="layer3", **_FER_NORM),
-    # The same network fed FER's native 48 px (no upscaling): 0.56x the arithmetic, for the real-time engine
-    # on CPUs without VNNI. Grad-CAM on layer2 (6x6), since layer3 would be only 3x3 at this size.
+    # The same network fed FER's native 48 px (no upscaling): 57 M multiply-adds per face instead of 89 M,
+    # for the real-time engine on CPUs without VNNI. Grad-CAM on layer2 (6x6): layer3 would be only 3x3.
     "resnet10t_48": ModelSpec("resnet10t", 48, cam_layer="layer2", **_FER_NORM),
     # A stem suited to small faces: FER's native 48 px, no stem max-pool, so the four stages see 24, 12, 6
-    # and 3 px maps (v2: 16, 8, 4, 2) for 1.75x v2's arithmetic. Grad-CAM on layer3 is then 6x6, not 4x4.
+    # and 3 px maps (v2: 16, 8, 4, 2) for 156 M multiply-adds per face (v2: 89 M). Grad-CAM on layer3: 6x6.
     "resnet10t_s48": ModelSpec("resnet10t", 48, cam_layer="layer3", stem_pool=False, **_FER_NORM),
     # resnet10t with CBAM blocks: each block's spatial-attention gate is a real attention map the model
     # multiplies its features by (layer1: 16x16, layer2: 8x8, layer3: 4x4 for a 64 px face).
