@@ -161,6 +161,9 @@ def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
     assert not at.exception
     assert "mouth covered:" in texts(at)
     assert "the answer" in texts(at) and "both heatmaps explain" in texts(at)
+    assert "the black bar is part of the picture" in texts(at), "a covered face's heatmap needs its note"
+    at.selectbox(key="robust-change").set_value("blur").run()
+    assert not at.exception and "the black bar" not in texts(at)
 
 
 def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,

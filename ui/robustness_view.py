@@ -32,9 +32,13 @@ def heatmap(model: LoadedModel, crop: np.ndarray, method: str, target: str, key:
                 max_items=24)
 
 
+COVERED_NOTE = ("The black bar is part of the picture the model saw, so the heatmap can light up on it: that "
+                "shows how much the bar itself moved the score, not that the model can see through it.")
+
+
 def side(column, title: str, crop: np.ndarray, probs: dict[str, float], model: LoadedModel, method: str,
-         target: str, key: tuple) -> None:
-    """One side of the comparison: the face, its scores, and the heatmap for `target`."""
+         target: str, key: tuple, note: str = "") -> None:
+    """One side of the comparison: the face, its scores, and the heatmap for `target` (with `note` under it)."""
     label, confidence = ranked(probs)[0]
     with column, st.container(border=True):
         st.markdown(f"#### {title}: {label} ({confidence:.0%})")
@@ -47,6 +51,8 @@ def side(column, title: str, crop: np.ndarray, probs: dict[str, float], model: L
         else:
             b.image(overlay_on_crop(crop, expl), width=150, caption=f"{METHODS[method].title} heatmap")
             st.markdown(caption(expl))
+            if note:
+                st.caption(note)
         st.plotly_chart(probability_bars(probs, "Score for each expression"), key=f"bars-{title}-{key}",
                         config={"displayModeBar": False})
 
@@ -62,7 +68,8 @@ def comparison(model: LoadedModel, found: dict[str, tuple[np.ndarray, np.ndarray
     target = ranked(original)[0][0]
     left, right = st.columns(2)
     side(left, "Original", original_crop, original, model, method, target, (*key, "original"))
-    side(right, PERTURBATIONS[change].title, changed_crop, changed, model, method, target, (*key, change))
+    side(right, PERTURBATIONS[change].title, changed_crop, changed, model, method, target, (*key, change),
+         note=COVERED_NOTE if change.endswith("_occluded") else "")
     before, after = original[target], changed[target]
     new_label = ranked(changed)[0][0]
     verdict = (f"The answer changed from **{target}** to **{new_label}**." if new_label != target else
