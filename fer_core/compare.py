@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import load_dataset
+from .data import FaceDataset, load_dataset
 from .evaluate import compute_metrics, paired_comparison, predict_logits, softmax
 from .models import load_model
 from .paths import shared_dir
@@ -26,9 +26,13 @@ def compare_models(first: str, second: str, data: str, split: str = "valid", lim
     the first (faces gained, faces lost, exact McNemar p)."""
     rows, right = [], []
     labels = None
+    datasets: dict[int, FaceDataset] = {}  # by the size faces are reduced to: read once when both models share it
     for name in (first, second):
         loaded = load_model(name)
-        ds = load_dataset(data, "auto", split, loaded.spec.source_size)
+        size = loaded.spec.source_size
+        if size not in datasets:
+            datasets[size] = load_dataset(data, "auto", split, size)
+        ds = datasets[size]
         images, ds_labels = (ds.images[:limit], ds.labels[:limit]) if limit else (ds.images, ds.labels)
         if labels is not None and not np.array_equal(labels, ds_labels):
             raise ValueError("the two models were given different faces")

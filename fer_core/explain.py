@@ -126,7 +126,7 @@ def attribute(loaded: LoadedModel, x: Tensor, method: str, target: int, contrast
     baseline = blurred_baseline(x) if baseline is None else baseline
     if METHODS[method].forward_only:  # no hooks or gradients: the shared, read-only fast copy will do
         with _ATTRIBUTION_LOCK, torch.inference_mode():
-            score = ClassScore(loaded.fast or loaded.model, target, contrast)
+            score = ClassScore(loaded.fast, target, contrast)
             attr = METHODS[method].fn(score, x, baseline, signed=contrast is not None, **opts)
         return attr.clone()
     with _ATTRIBUTION_LOCK, torch.inference_mode(False), torch.enable_grad():
@@ -234,7 +234,7 @@ def check_faithfulness(loaded: LoadedModel, crop: np.ndarray, expl: Explanation)
         raise ValueError("this explanation was not computed on a crop for this model")
     target = class_index(loaded, expl.target)
     contrast = class_index(loaded, expl.contrast) if expl.contrast is not None else None
-    report = faith.measure(_prob_fn(loaded, target, contrast), x, blurred_baseline(x), shown)
+    report = _measure(loaded, x, blurred_baseline(x), shown, expl.method, target, contrast, "fast", {})
     return replace(expl, faithfulness=report)
 
 

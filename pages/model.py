@@ -158,7 +158,8 @@ else:
         r["method"] += " (the default)" if r["method"] == default_title else ""
         r["faithful share"] = None if r["faithful share"] is None else 100 * r["faithful share"]
     table = pd.DataFrame(rows)
-    table = table[["method", "faithful share", *[c for c in table.columns if c not in ("method", "faithful share")]]]
+    first = ["method", "faithful share"]
+    table = table[first + [c for c in table.columns if c not in first]]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "ms per face": st.column_config.NumberColumn(format="%.0f", help="Time to draw one heatmap"),
         "deletion AUC (lower is better)": st.column_config.NumberColumn(

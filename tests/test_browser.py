@@ -24,7 +24,8 @@ import pytest
 
 from fer_core.report import png_bytes
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, SHOTS, settle, shoot, streamlit_app, wait_count
+from .browser_support import (CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, SHOTS, settle, shoot,
+                              streamlit_app, wait_count)
 from .conftest import require_shared
 
 TARGET_STARTUP_S, TARGET_ANALYSIS_S = 8.0, 1.5

@@ -23,7 +23,8 @@ import av
 import numpy as np
 import pytest
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, settle, shoot, streamlit_app, wait_count
+from .browser_support import (CHROMIUM, CHROMIUM_ARGS, DEFAULT_HEATMAP, SANITY_S, settle, shoot, streamlit_app,
+                              wait_count)
 from .conftest import require_shared
 
 if not CHROMIUM.exists():
