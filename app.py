@@ -1,7 +1,9 @@
 """FER Lens: facial-expression recognition in photos, with the model's confidence for every class.
 
-The entry script: page frame, navigation and the shared sidebar settings. Each page lives in `pages/` and
-stays thin (widgets -> one fer_core call -> render). Nothing is stored; uploads stay in memory.
+The entry script: page frame, navigation and the shared sidebar settings. Each page lives in `app_pages/` and
+stays thin (widgets -> one fer_core call -> render). Nothing is stored; uploads stay in memory. (Not `pages/`:
+Streamlit runs a folder of that name as an old-style multipage app, without this script, for a fresh server's
+first visitor who arrives by a direct link such as /model.)
 
 Run: `streamlit run app.py`
 """
@@ -13,14 +15,14 @@ from ui.settings import sidebar
 
 st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
 
-# Later pages (pages/webcam.py, pages/video.py) join this list.
+# Later pages (app_pages/webcam.py, app_pages/video.py) join this list.
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
-    st.Page("pages/webcam.py", title="Webcam", icon=":material/videocam:"),
-    st.Page("pages/video.py", title="Video clip", icon=":material/movie:"),
-    st.Page("pages/robustness.py", title="Robustness", icon=":material/science:"),
-    st.Page("pages/model.py", title="About the model", icon=":material/fact_check:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
+    st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:"),
+    st.Page("app_pages/video.py", title="Video clip", icon=":material/movie:"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/science:"),
+    st.Page("app_pages/model.py", title="About the model", icon=":material/fact_check:"),
 ]
 
 page = st.navigation(PAGES)

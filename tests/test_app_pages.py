@@ -71,7 +71,7 @@ def test_uploads_good_bad_and_faceless_photos(app: AppTest, monkeypatch: pytest.
     original = Recognizer.analyze_rgb
     monkeypatch.setattr(Recognizer, "analyze_rgb", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     at = app.run()
-    at.switch_page("pages/photo.py").run()
+    at.switch_page("app_pages/photo.py").run()
     assert not at.exception and "choose one or more photos" in texts(at)
     at.file_uploader(key="uploads").set_value([
         ("happy.jpg", happy, "image/jpeg"),
@@ -100,7 +100,7 @@ def _key_of(at: AppTest, prefix: str) -> str:
 
 def test_model_page_without_measurements_says_not_measured(app: AppTest) -> None:
     at = app.run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert not at.exception
     words = texts(at)
     assert "article 5(1)(f)" in words and "education institutions" in words and "medical or safety" in words
@@ -115,7 +115,7 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
     st.cache_resource.clear()  # the page must load the new card, not the model an earlier test cached
     try:
         at = app.run()
-        at.switch_page("pages/model.py").run()
+        at.switch_page("app_pages/model.py").run()
         assert not at.exception
         assert len(at.get("plotly_chart")) == 4  # recall, confusion, reliability, robustness
         assert len(at.dataframe) == 3  # real photos, heatmap faithfulness, speed
@@ -134,7 +134,7 @@ def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
         pytest.skip(f"no int8 twin of {DEFAULT_MODEL} is shipped")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["model"] = twin
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert not at.exception, at.exception
     words = texts(at)
     assert twin in words and "8-bit (int8) copy" in words and f"drawn by {DEFAULT_MODEL}" in words
@@ -148,7 +148,7 @@ def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
 
 def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
     at = app.run()
-    at.switch_page("pages/robustness.py").run()
+    at.switch_page("app_pages/robustness.py").run()
     assert not at.exception
     words = texts(at)
     assert "why models fail" in words and "sample photo" in words
@@ -181,12 +181,12 @@ def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
         at = app.run()
         picker = at.selectbox(key="model")
         assert picker.value == str(copy) and len(picker.options) == 1 + len(builtin_models())
-        at.switch_page("pages/model.py").run()
+        at.switch_page("app_pages/model.py").run()
         assert not at.exception and "picker-test-model" in texts(at)
 
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.session_state["model"] = builtin_models()[0]  # as if picked in the sidebar
-        at.switch_page("pages/model.py").run()
+        at.switch_page("app_pages/model.py").run()
         assert not at.exception
         assert "picker-test-model" not in texts(at) and builtin_models()[0] in texts(at)
     finally:
@@ -205,7 +205,7 @@ def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.
     monkeypatch.setattr(webcam_view, "stream", lambda processor: handed.append(processor) or SimpleNamespace(
         state=SimpleNamespace(playing=False)))
     at = app.run()
-    at.switch_page("pages/webcam.py").run()
+    at.switch_page("app_pages/webcam.py").run()
     assert not at.exception, at.exception
     words = texts(at)
     assert "turn on your camera" in words and "never saved" in words

@@ -75,15 +75,9 @@ def browser(playwright, clip: Path) -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def server(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running app, entered once through Home as a visitor would: Streamlit treats a fresh server's very
-    first run of a page under pages/ as an old-style multipage app until app.py has run once."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     with streamlit_app(log) as (url, _):
-        page = browser.new_page()
-        page.goto(url)
-        page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
-        page.close()
         yield url
 
 
@@ -96,9 +90,13 @@ def player(page):
 def open_webcam(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_navigation_timeout(SANITY_S * 1000)
-    page.goto(url + "/webcam")
+    page.goto(url + "/webcam")  # a direct link, also as the fresh server's very first visit
     player(page).get_by_role("button", name=re.compile("^start$", re.I)).wait_for(timeout=SANITY_S * 1000)
     settle(page)
+    # the app's own frame ran (its page titles and shared settings), not the bare page script
+    nav = page.get_by_test_id("stSidebarNav")
+    assert nav.get_by_text("About the model").count() == 1 and nav.get_by_text("app", exact=True).count() == 0
+    assert page.get_by_text("Heatmap method").count() == 1
     return page
 
 

@@ -371,7 +371,7 @@ def test_video_page_analyses_an_upload_and_survives_a_bad_one(monkeypatch: pytes
     for key, value in model_env().items():
         monkeypatch.setenv(key, value)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/video.py").run()
+    at.switch_page("app_pages/video.py").run()
     assert not at.exception
     words = _texts(at)
     assert "article 5(1)(f)" in words and "consent" in words and "not** measure feelings" in words

@@ -32,8 +32,8 @@ with sample:
     st.image(sample_photo_rgb(), width=260, caption=SAMPLE_CREDIT)
     if st.button("Analyse this sample photo", type="primary", icon=":material/play_arrow:", key="try-sample"):
         st.session_state["use_sample"] = True
-        st.switch_page("pages/photo.py")
-    st.page_link("pages/photo.py", label="Or upload your own photos", icon=":material/upload:")
-    st.page_link("pages/webcam.py", label="Or try it live with your webcam", icon=":material/videocam:")
-    st.page_link("pages/video.py", label="Or follow the faces in a recorded clip", icon=":material/movie:")
-    st.page_link("pages/robustness.py", label="Or see what throws a model off", icon=":material/science:")
+        st.switch_page("app_pages/photo.py")
+    st.page_link("app_pages/photo.py", label="Or upload your own photos", icon=":material/upload:")
+    st.page_link("app_pages/webcam.py", label="Or try it live with your webcam", icon=":material/videocam:")
+    st.page_link("app_pages/video.py", label="Or follow the faces in a recorded clip", icon=":material/movie:")
+    st.page_link("app_pages/robustness.py", label="Or see what throws a model off", icon=":material/science:")
