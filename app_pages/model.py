@@ -8,10 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import card as cards
-from fer_core.explain_methods import METHODS
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS
 from ui.figures import confusion_heatmap, recall_bars, reliability_diagram, robustness_bars
 from ui.resources import get_model
-from ui.settings import DEFAULT_METHOD
 
 NOT_MEASURED = "Not measured yet for this model."
 

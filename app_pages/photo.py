@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.evaluation.uncertainty import UNCERTAIN_RULE
 from fer_core.labels import CLASSES
-from fer_core.report import UNCERTAIN_RULE
 from fer_core.samples import SAMPLE_NAME, sample_photo_png
 from ui import photo_view as view
 from ui.figures import expression_key
@@ -28,7 +28,7 @@ elif st.button("Use a sample photo", icon=":material/image:", key="add-sample"):
     st.rerun()
 
 # The colour key also loads the charting code while the visitor picks a photo, so the results' charts
-# appear without that wait (measured in tests/test_browser.py).
+# appear without that wait (measured in tests/app/test_browser.py).
 st.plotly_chart(expression_key(CLASSES), key="expression-key", config={"displayModeBar": False, "staticPlot": True})
 st.caption("The colour of each facial expression, on the boxes and in the charts.")
 
@@ -40,10 +40,10 @@ if not inputs:
     st.stop()
 
 model = get_model()
-recognizer = get_recognizer(settings.detector)
+recognizer = get_recognizer(settings.detector.name)
 max_bytes = view.PHOTO_MAX_MB * 2**20
 with st.spinner("Finding faces…"):
-    results = [view.analysis(recognizer, settings.detector, name, data, max_bytes) for name, data in inputs]
+    results = [view.analysis(recognizer, name, data, max_bytes) for name, data in inputs]
 
 view.show_problems(results)
 readable = [r for r in results if r.ok]
@@ -53,7 +53,7 @@ if not readable:
 if len(results) > 1:
     st.subheader("All photos")
     view.show_batch_table(results)
-view.show_downloads(results, model.name, settings.detector)
+view.show_downloads(results, recognizer)
 
 with st.expander("How to read these results", icon=":material/help:"):
     st.markdown(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.perturb import PERTURBATIONS
+from fer_core.evaluation.perturb import PERTURBATIONS
 from fer_core.samples import SAMPLE_NAME, sample_photo_png
 from ui import photo_view
 from ui import robustness_view as view
@@ -28,10 +28,10 @@ else:
 
 model = get_model()
 settings = photo_view.usable_settings(settings, model)
-recognizer = get_recognizer(settings.detector)
+recognizer = get_recognizer(settings.detector.name)
 max_bytes = photo_view.PHOTO_MAX_MB * 2**20
 with st.spinner("Finding faces…"):
-    result = photo_view.analysis(recognizer, settings.detector, name, data, max_bytes)
+    result = photo_view.analysis(recognizer, name, data, max_bytes)
 photo_view.show_problems([result])
 if not result.ok or not result.faces:
     st.stop()
@@ -46,7 +46,7 @@ change = right.selectbox("Change the face", list(PERTURBATIONS), key="robust-cha
 right.caption(PERTURBATIONS[change].what)
 
 found = view.variants(recognizer, result, index)
-view.comparison(model, found, change, settings.method, (result.digest, settings.detector, index))
+view.comparison(model, found, change, settings.method.name, (result.digest, recognizer.detector.name, index))
 
 st.subheader("Every change at once")
 view.all_changes_table(model, found, model.card.get("robustness"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.video import VideoError
+from fer_core.video.analysis import VideoError
 from ui import video_view as view
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
@@ -33,9 +33,9 @@ if upload is None:
 
 clip = view.Clip.from_upload(upload)
 model = get_model()
-recognizer = get_recognizer(settings.detector)
+recognizer = get_recognizer(settings.detector.name)
 try:
-    result = view.analysis(recognizer, settings.detector, clip, fps)
+    result = view.analysis(recognizer, clip, fps)
 except VideoError as exc:
     st.error(f"**{upload.name}** could not be analysed: {exc}", icon=":material/block:")
     st.stop()

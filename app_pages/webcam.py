@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.model.catalog import int8_twin
 from ui import photo_view
 from ui import webcam_view as view
-from fer_core.catalog import int8_twin
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
 
@@ -16,13 +16,13 @@ st.write("Turn on your camera: FER Lens finds each face and shows which facial e
          "live. Freeze a frame to see which parts of the face drove the scores.")
 
 model = get_model()
-recognizer = get_recognizer(settings.detector)
+recognizer = get_recognizer(settings.detector.name)
 fast_twin = int8_twin(settings.model)
 
 video_col, panel_col = st.columns([1, 1], gap="large")
 with video_col:
     use_fast = fast_twin is not None and view.fast_engine_toggle()
-    processor = view.session_processor(get_recognizer(settings.detector, fast_twin) if use_fast else recognizer)
+    processor = view.session_processor(get_recognizer(settings.detector.name, fast_twin) if use_fast else recognizer)
     ctx = view.stream(processor)
     playing = ctx.state.playing
     view.controls(processor, recognizer, playing)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .explain_methods import METHODS
+from fer_core.explain.registry import METHODS
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def heatmap_card(card: dict[str, Any], folder: Path | None) -> dict[str, Any]:
     runtime = card.get("runtime")
     if card.get("explain_bench") or not isinstance(runtime, dict) or folder is None:
         return card
-    from .catalog import BUILTIN_DIR
+    from fer_core.model.catalog import BUILTIN_DIR
 
     for place in (folder, BUILTIN_DIR):
         path = place / f"{runtime.get('reference_model')}.json"

@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .labels import COLORS_RGB
+from fer_core.labels import COLORS_RGB
 
 
 def annotate(rgb: np.ndarray, faces: Sequence, thickness: int | None = None) -> np.ndarray:

@@ -104,3 +104,18 @@ def array_to_rgb(arr: np.ndarray) -> np.ndarray:
         alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
         arr = (arr[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
     return np.ascontiguousarray(arr)
+
+
+def letterbox(rgb: np.ndarray, size: tuple[int, int] = (640, 480)) -> tuple[np.ndarray, tuple[float, float]]:
+    """Fit into `size` (w, h) keeping the aspect ratio, pad with black; returns the frame and the old centre in
+    it. Benchmarks and the fake webcam feed real clips to the detector as a 640x480 camera would."""
+    import cv2
+
+    w, h = size
+    ratio = min(w / rgb.shape[1], h / rgb.shape[0])
+    new_w, new_h = round(rgb.shape[1] * ratio), round(rgb.shape[0] * ratio)
+    resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((h, w, 3), np.uint8)
+    left, top = (w - new_w) // 2, (h - new_h) // 2
+    frame[top:top + new_h, left:left + new_w] = resized
+    return frame, (left + new_w / 2, top + new_h / 2)

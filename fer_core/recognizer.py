@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import CROP_SIZE, align_face, crops_to_input
-from .detect import DEFAULT_DETECTOR, Detection, FaceDetector, create_detector
-from .imageio import ImageInput, load_image
-from .models import LoadedModel, load_model
+from fer_core.detection.align import CROP_SIZE, align_face
+from fer_core.detection.base import Detection, FaceDetector
+from fer_core.detection.registry import DEFAULT_DETECTOR, create_detector
+from fer_core.imageio import ImageInput, load_image
+from fer_core.model.checkpoint import LoadedModel, load_model
+from fer_core.model.preprocess import crops_to_input
 
 
 @dataclass

@@ -13,39 +13,14 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from .imageio import ImageLoadError, load_image
-from .recognizer import FaceResult, Recognizer
-
-# The model is "uncertain" about a face when its top class scores below UNCERTAIN_TOP, or when the runner-up
-# is within UNCERTAIN_MARGIN of it. Both were chosen on FER2013Valid for the built-in default model by
-# `python -m fer_core uncertainty --write-card` (fer_core/uncertainty.py: the fewest flagged faces such that
-# the unflagged ones are read correctly at least 90% of the time); a test keeps them equal to its card.
-UNCERTAIN_TOP = 0.60
-UNCERTAIN_MARGIN = 0.30
-UNCERTAIN_RULE = (f"A face is marked **uncertain** when the top expression scores below {UNCERTAIN_TOP:.0%}"
-                  + (f", or when the second one is less than {UNCERTAIN_MARGIN * 100:.0f} percentage points "
-                     "behind it" if UNCERTAIN_MARGIN > 0 else "")
-                  + ". On faces the model never saw while it was built, about 1 in 6 are marked, and those "
-                    "it reads correctly only about half of the time; the others about 9 times in 10.")
+from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP, is_uncertain, uncertainty
+from fer_core.imageio import ImageLoadError, load_image
+from fer_core.recognizer import FaceResult, Recognizer
 
 
 def ranked(probs: dict[str, float]) -> list[tuple[str, float]]:
     """(class, probability) pairs, most likely first."""
     return sorted(probs.items(), key=lambda kv: -kv[1])
-
-
-def uncertainty(probs: dict[str, float]) -> str | None:
-    """Why the model is unsure about this face (a short phrase), or None when it is not (UNCERTAIN_RULE)."""
-    (top, p1), (second, p2) = ranked(probs)[:2]
-    if p1 < UNCERTAIN_TOP:
-        return f"the top expression, {top}, scores only {p1:.0%}"
-    if p1 - p2 < UNCERTAIN_MARGIN:
-        return f"{top} ({p1:.0%}) and {second} ({p2:.0%}) are close"
-    return None
-
-
-def is_uncertain(probs: dict[str, float]) -> bool:
-    return uncertainty(probs) is not None
 
 
 @dataclass

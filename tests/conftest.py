@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.paths import REPO_DIR as REPO
-from fer_core.paths import shared_dir
+from fer_core.paths import REPO_DIR, shared_dir
+
+REPO = REPO_DIR  # the checkout, for tests that run its commands and scripts
 
 SHARED = shared_dir()
 

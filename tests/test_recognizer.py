@@ -9,10 +9,9 @@ from PIL import Image
 
 from fer_core.imageio import ImageLoadError
 from fer_core.labels import CLASSES
-from fer_core.media_check import POSED
 from fer_core.recognizer import Recognizer
-
-from .conftest import require_shared
+from fer_core.research.media_check import POSED
+from tests.conftest import require_shared
 
 
 @pytest.fixture(scope="module")

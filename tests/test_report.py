@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from fer_core import card as cards
-from fer_core.explain_methods import METHODS
+from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP, is_uncertain, uncertainty
 from fer_core.labels import CLASSES
 from fer_core.recognizer import FaceResult
-from fer_core.report import (UNCERTAIN_MARGIN, UNCERTAIN_TOP, PhotoResult, analyze_photo, is_uncertain, png_bytes,
-                             result_rows, to_csv, to_json, uncertainty)
+from fer_core.report import PhotoResult, analyze_photo, png_bytes, result_rows, to_csv, to_json
 
 
 def probs(**top: float) -> dict[str, float]:
@@ -45,7 +44,7 @@ def test_uncertain_rule(p: dict[str, float], unsure: bool) -> None:
 
 
 def test_uncertain_rule_is_the_one_chosen_on_valid_for_the_default_model() -> None:
-    from fer_core.catalog import BUILTIN_DIR, DEFAULT_MODEL
+    from fer_core.model.catalog import BUILTIN_DIR, DEFAULT_MODEL
 
     card = json.loads((BUILTIN_DIR / f"{DEFAULT_MODEL}.json").read_text())
     if "uncertainty" not in card:
@@ -56,7 +55,7 @@ def test_uncertain_rule_is_the_one_chosen_on_valid_for_the_default_model() -> No
 
 
 def test_fit_rule_flags_the_fewest_faces_that_keep_the_rest_accurate() -> None:
-    from fer_core.uncertainty import fit_rule, rule_figures
+    from fer_core.evaluation.uncertainty import fit_rule, rule_figures
 
     # 100 faces: confident ones (top 0.9) are all right, middling ones (0.6) right 50%, low (0.4) right 20%.
     rows, labels = [], []
@@ -154,19 +153,11 @@ def test_sample_photo_ships_with_scikit_image() -> None:
     assert np.array_equal(load_image(sample_photo_png()), sample_photo_rgb())
 
 
-def test_sidebar_offers_every_method_and_detector() -> None:
-    from fer_core.detect import DETECTORS
-    from ui.settings import DEFAULT_METHOD, DETECTOR_NOTES, METHOD_NOTES
-
-    assert list(METHOD_NOTES) == list(METHODS) and DEFAULT_METHOD in METHODS
-    assert set(DETECTOR_NOTES) == set(DETECTORS)
-
-
 def test_default_heatmap_method_is_the_one_measured_most_faithful() -> None:
     """The sidebar's default is the method whose maps pass the trust check most often on the built-in
     model's own `explain-bench` measurement (its card), not a guess."""
-    from fer_core.models import load_model
-    from ui.settings import DEFAULT_METHOD
+    from fer_core.explain.registry import DEFAULT_METHOD
+    from fer_core.model.checkpoint import load_model
 
     bench = load_model().card["explain_bench"]
     shares = {row.get("method", name): row["faithful_share"] for name, row in bench.items() if "@" not in name}

@@ -12,17 +12,18 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.draw import annotate
-from fer_core.explain import Explanation, check_faithfulness, explain
-from fer_core.explain_methods import METHODS, available_methods
-from fer_core.models import LoadedModel
+from fer_core.evaluation.uncertainty import uncertainty
+from fer_core.explain.attribution import Explanation, check_faithfulness, explain
+from fer_core.explain.methods import available_methods
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS
+from fer_core.explain.render import caption, legend, overlay_on_crop, overlay_on_photo
+from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
-from fer_core.render import caption, legend, overlay_on_crop, overlay_on_photo
-from fer_core.report import (PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv,
-                             to_json, uncertainty)
+from fer_core.report import PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv, to_json
 
 from .figures import probability_bars
 from .session_cache import memo
-from .settings import DEFAULT_METHOD, Settings
+from .settings import Settings
 
 PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -34,9 +35,9 @@ TRUST_LOOK = {"faithful": ":green[:material/verified:]", "partial": ":orange[:ma
 
 # ---- computing, memoised per session ---------------------------------------------------------------------
 
-def analysis(recognizer: Recognizer, detector: str, name: str, data: bytes, max_bytes: int) -> PhotoResult:
-    """`analyze_photo`, reused across reruns for the same bytes and detector."""
-    key = (digest(data), detector, name)
+def analysis(recognizer: Recognizer, name: str, data: bytes, max_bytes: int) -> PhotoResult:
+    """`analyze_photo`, reused across reruns for the same bytes, detector and model."""
+    key = (digest(data), recognizer.detector.name, recognizer.loaded.name, name)
     return memo("photos", key, lambda: analyze_photo(recognizer, name, data, max_bytes=max_bytes), max_items=12)
 
 
@@ -91,14 +92,15 @@ def show_batch_table(results: Sequence[PhotoResult]) -> None:
     })
 
 
-def show_downloads(results: Sequence[PhotoResult], model_name: str, detector: str) -> None:
+def show_downloads(results: Sequence[PhotoResult], recognizer: Recognizer) -> None:
     """CSV and JSON of all results, built in memory when clicked."""
     rows = result_rows(results)
     st.caption("Save the scores of every face in every photo (made on this computer when you click):")
     c1, c2, _ = st.columns([1, 1, 2])
     c1.download_button("Results as a table (CSV)", lambda: to_csv(rows), "fer-lens-results.csv", "text/csv",
                        on_click="ignore", icon=":material/table:", key="dl-csv", width="stretch")
-    c2.download_button("Results as data (JSON)", lambda: to_json(results, model=model_name, detector=detector),
+    c2.download_button("Results as data (JSON)", lambda: to_json(results, model=recognizer.loaded.name,
+                                                                   detector=recognizer.detector.name),
                        "fer-lens-results.json", "application/json", on_click="ignore",
                        icon=":material/data_object:", key="dl-json", width="stretch")
 
@@ -106,11 +108,12 @@ def show_downloads(results: Sequence[PhotoResult], model_name: str, detector: st
 def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
     """The settings, with the heatmap method swapped for the default one (and a note) when this model cannot
     do the chosen one (attention maps need a model with attention blocks)."""
-    if settings.method in available_methods(model.model):
+    if settings.method.name in available_methods(model.model):
         return settings
-    st.info(f"{METHODS[settings.method].title} maps need a model with attention blocks, and "
-            f"{model.name} has none, so {METHODS[DEFAULT_METHOD].title} is shown instead.", icon=":material/info:")
-    return replace(settings, method=DEFAULT_METHOD)
+    fallback = METHODS[DEFAULT_METHOD]
+    st.info(f"{settings.method.title} maps need a model with attention blocks, and "
+            f"{model.name} has none, so {fallback.title} is shown instead.", icon=":material/info:")
+    return replace(settings, method=fallback)
 
 
 def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
@@ -143,10 +146,10 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
         whole = overlay_on_photo(result.rgb, [(face, expl) for face, expl, _, _ in shown])
         colours = ("red marks what speaks for the chosen expression, blue what speaks for the one it is "
                    "compared with" if any(expl.signed for _, expl, _, _ in shown) else
-                   "warm colours mark where the model looked most" if not METHODS[settings.method].class_specific
+                   "warm colours mark where the model looked most" if not settings.method.class_specific
                    else "warm colours mark the areas that drove each face's score most")
         right.image(whole, width="stretch",
-                    caption=f"Heatmaps ({METHODS[settings.method].title}) on every face: {colours}. The cards "
+                    caption=f"Heatmaps ({settings.method.title}) on every face: {colours}. The cards "
                             "below explain them one by one.")
         right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
                               f"{stem}-heatmaps.png", "image/png", on_click="ignore",
@@ -158,7 +161,7 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
 def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings):
     """One face: what the model saw, all class scores, and a heatmap for a class of the visitor's choice.
     Returns (explanation, request, empty trust-note slot), or None when the heatmap failed."""
-    key = f"{result.digest[:12]}-{settings.detector}-{i}"
+    key = f"{result.digest[:12]}-{settings.detector.name}-{i}"
     why_unsure = uncertainty(face.probs)
     with st.container(border=True):
         badge = " :orange-badge[:material/help: uncertain]" if why_unsure else ""
@@ -177,7 +180,7 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
                   key: str):
     """Class and contrast pickers, the heatmap, its legend and caption, and a slot for its trust note."""
     order = [c for c, _ in ranked(face.probs)]
-    if METHODS[settings.method].class_specific:
+    if settings.method.class_specific:
         target = st.selectbox("Why this expression?", order, key=f"target-{key}",
                               format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
         others = [NO_CONTRAST] + [c for c in order if c != target]
@@ -189,14 +192,14 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
         target, contrast = order[0], None
         st.caption("Where the model itself looked: its attention is the same for every expression. Pick "
                    "another heatmap method in the sidebar to ask about one expression.")
-    request = HeatmapRequest(result, settings.detector, i, settings.method, target, contrast)
+    request = HeatmapRequest(result, settings.detector.name, i, settings.method.name, target, contrast)
     try:
         expl = request.compute(model)
     except Exception as exc:  # an explanation failing must not take the whole page down
         st.warning(f"The heatmap could not be computed for this face ({exc}).")
         return None
     a, b = st.columns(2)
-    a.image(overlay_on_crop(face.crop, expl), width=150, caption=f"{METHODS[expl.method].title} heatmap")
+    a.image(overlay_on_crop(face.crop, expl), width=150, caption=f"{expl.info.title} heatmap")
     b.image(legend(160, 40, expl.signed, low=contrast or "weak", high=target if contrast else "strong"),
             width=160)
     b.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from fer_core.models import LoadedModel, load_model
+from fer_core.model.checkpoint import LoadedModel, load_model
 from fer_core.recognizer import Recognizer
 
 from .settings import current_model
@@ -13,7 +13,7 @@ from .settings import current_model
 @st.cache_resource(show_spinner="Loading the facial-expression model…")
 def _load_model(name: str) -> LoadedModel:
     # One torch thread per request: each face costs a few ms, and on a 2-core machine a second torch
-    # thread only fights the browser and the other sessions for the CPU (measured in tests/test_browser.py).
+    # thread only fights the browser and the other sessions for the CPU (measured in tests/app/test_browser.py).
     torch.set_num_threads(1)
     return load_model(name)
 

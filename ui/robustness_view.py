@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core.explain import Explanation, explain
-from fer_core.explain_methods import METHODS
-from fer_core.models import LoadedModel
-from fer_core.perturb import PERTURBATIONS
+from fer_core.evaluation.perturb import PERTURBATIONS
+from fer_core.explain.attribution import Explanation, explain
+from fer_core.explain.render import caption, overlay_on_crop
+from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import Recognizer
-from fer_core.render import caption, overlay_on_crop
 from fer_core.report import PhotoResult, ranked
 
 from .figures import probability_bars
@@ -20,7 +19,7 @@ from .session_cache import memo
 
 def variants(recognizer: Recognizer, result: PhotoResult, index: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The face under every change, classified in one batch; reused across reruns."""
-    from fer_core.robustness import face_under_perturbations
+    from fer_core.evaluation.robustness import face_under_perturbations
 
     key = (result.digest, recognizer.detector.name, index)
     return memo("robustness", key, lambda: face_under_perturbations(recognizer.classify_crops,
@@ -49,7 +48,7 @@ def side(column, title: str, crop: np.ndarray, probs: dict[str, float], model: L
         except Exception as exc:  # a heatmap failing must not take the page down
             b.warning(f"The heatmap could not be computed ({exc}).")
         else:
-            b.image(overlay_on_crop(crop, expl), width=150, caption=f"{METHODS[method].title} heatmap")
+            b.image(overlay_on_crop(crop, expl), width=150, caption=f"{expl.info.title} heatmap")
             st.markdown(caption(expl))
             if note:
                 st.caption(note)

@@ -8,9 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from fer_core.evaluation.uncertainty import UNCERTAIN_TOP
 from fer_core.labels import hex_color
-from fer_core.report import UNCERTAIN_TOP
-from fer_core.video_summary import KeyMoment
+from fer_core.video.summary import KeyMoment
 
 NOT_IN_VIEW = "rgba(120,120,120,0.12)"
 

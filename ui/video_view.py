@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from fer_core.explain import Explanation, check_faithfulness, explain
-from fer_core.explain_methods import METHODS
-from fer_core.models import LoadedModel
+from fer_core.evaluation.uncertainty import uncertainty
+from fer_core.explain.attribution import Explanation, check_faithfulness, explain
+from fer_core.explain.render import caption, legend, overlay_on_photo
+from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import Recognizer
-from fer_core.render import caption, legend, overlay_on_photo
-from fer_core.report import digest, ranked, uncertainty
-from fer_core.video import Moment, VideoAnalysis, analyze_video, moment_faces
-from fer_core.video_export import draw_tracks, shareable_clip, timeline_csv, timeline_json
-from fer_core.video_summary import describe
+from fer_core.report import digest, ranked
+from fer_core.video.analysis import Moment, VideoAnalysis, analyze_video, moment_faces
+from fer_core.video.export import draw_tracks, shareable_clip, timeline_csv, timeline_json
+from fer_core.video.summary import describe
 
 from .photo_view import show_trust_note
 from .session_cache import memo
@@ -61,10 +61,10 @@ class Clip:
         return cls(upload.name, data, memo("video_digests", key, lambda: digest(data), max_items=4))
 
 
-def analysis(recognizer: Recognizer, detector: str, clip: Clip, fps: float) -> VideoAnalysis:
+def analysis(recognizer: Recognizer, clip: Clip, fps: float) -> VideoAnalysis:
     """`analyze_video` on the uploaded bytes (in memory), with a progress bar and time estimate; reused
     across reruns for the same clip, rate and face finder. Raises `VideoError` for unusable files."""
-    key = (clip.digest, fps, detector)
+    key = (clip.digest, fps, recognizer.detector.name)
 
     def compute() -> VideoAnalysis:
         bar = st.progress(0.0, text="Opening the clip…")
@@ -189,7 +189,7 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
             st.caption(" · ".join(f"{c} {v:.0%}" for c, v in ranked(face.probs)[:3])
                        + (f". Uncertain: {unsure}." if unsure else ""))
             try:
-                expl = heatmap(model, clip, m, s.track, settings.method)
+                expl = heatmap(model, clip, m, s.track, settings.method.name)
             except Exception as exc:  # an explanation failing must not take the page down
                 st.caption(f"The heatmap could not be computed ({exc}).")
                 continue
@@ -200,12 +200,12 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
             slots.append((slot, s.track))
     if pairs:
         middle.image(overlay_on_photo(m.rgb, pairs), width="stretch",
-                     caption=f"{METHODS[settings.method].title} heatmaps: warm colours mark the parts of each face "
+                     caption=f"{settings.method.title} heatmaps: warm colours mark the parts of each face "
                              "that drove its score most.")
         middle.image(legend(220, 40, low="weak", high="strong"), width=220)
     for slot, track in slots:  # after the pictures are up: the check is the slow part
         try:
-            show_trust_note(slot, checked_heatmap(model, clip, m, track, settings.method))
+            show_trust_note(slot, checked_heatmap(model, clip, m, track, settings.method.name))
         except Exception as exc:
             slot.caption(f"The trust check could not run ({exc}).")
     return t

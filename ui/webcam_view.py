@@ -1,6 +1,6 @@
 """How the Webcam page streams and shows live results: the streamlit-webrtc player, the live panel (speed,
 labels, a rolling chart per face), the personal baseline, and "freeze and explain" with the Photo page's
-cards. The frame work itself is `fer_core.live.LiveProcessor`, one per browser session.
+cards. The frame work itself is `fer_core.video.live.LiveProcessor`, one per browser session.
 
 The player runs `LiveProcessor.process` on streamlit-webrtc's worker thread for every frame; this module
 only ever talks to the processor through its locked methods, on Streamlit's own threads.
@@ -20,9 +20,9 @@ from streamlit_webrtc.component import generate_frontend_component_key
 from streamlit_webrtc.session_info import get_script_run_count, get_this_session_info
 
 from fer_core.labels import hex_color
-from fer_core.live import BASELINE_S, HISTORY_S, LiveProcessor, LiveStatus, freeze_heap
 from fer_core.recognizer import Recognizer
 from fer_core.report import PhotoResult, digest
+from fer_core.video.live import BASELINE_S, HISTORY_S, LiveProcessor, LiveStatus, freeze_heap
 
 STREAM_KEY = "webcam-stream"
 PROCESSOR_KEY = "_webcam_processor"

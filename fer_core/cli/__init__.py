@@ -1,0 +1,1 @@
+"""The `fer-lens` command line: `main` parses, one module per command group runs."""

@@ -1,0 +1,67 @@
+"""Model-building commands: `train` (resumable training loop) and `export` (an ONNX, optionally int8, twin)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from fer_core.cli import common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from fer_core.training.train import TrainConfig
+
+    p = sub.add_parser("train", help="train a classifier on FER+ / class folders / fer2013.csv (resumable)")
+    p.add_argument("data", help="dataset root (FER+ layout, class folders, or fer2013.csv)")
+    defaults = TrainConfig(data="")
+    for f in fields(TrainConfig):
+        if f.name == "data":
+            continue
+        default = getattr(defaults, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            p.add_argument(flag, type=type(default), default=default)
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("export", help="export a model to ONNX (optionally int8) for ONNX Runtime inference")
+    p.add_argument("--onnx", action="store_true", required=True, help="export format (ONNX is the only one)")
+    p.add_argument("--int8", action="store_true", help="static int8 quantisation, calibrated on FER2013Train")
+    common.add_model(p)
+    common.add_data(p)
+    p.add_argument("--calibration-faces", type=int, default=512)
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: the built-in weights folder)")
+    p.set_defaults(func=run_export)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from fer_core.training.train import TrainConfig, train
+
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    train(cfg, common.card_command(args))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from fer_core.model.catalog import BUILTIN_DIR
+    from fer_core.training.onnx_export import export_onnx
+
+    command = common.card_command(args)
+    try:
+        out = export_onnx(args.model, args.out or BUILTIN_DIR, int8=args.int8, data=args.data,
+                          calibration_faces=args.calibration_faces, command=command)
+    except FileNotFoundError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
+    runtime = json.loads(out.with_suffix(".json").read_text())["runtime"]
+    agree = runtime.get("agreement_with_reference")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card {out.with_suffix('.json').name}")
+    if agree:
+        print(f"same top class as {runtime['reference_model']} on {agree['top1_agreement']:.1%} of "
+              f"{agree['faces']} calibration faces (largest logit difference {agree['max_abs_logit_diff']:.3f})")
+    ref = out.stem if out.parent == BUILTIN_DIR else out
+    print(f"now measure it: fer-lens evaluate ../shared/data/ferplus --model {ref} --write-card")
+    return 0

@@ -1,0 +1,143 @@
+"""Declarative model specs over `timm.create_model`, and safetensors checkpoints with a JSON model card.
+
+A spec holds every preprocessing fact the classifier was trained with (input size, channels, mean/std, the
+resolution faces are reduced to first, label order), and it travels inside the checkpoint's card, so
+inference can never disagree with training.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from fer_core.model.catalog import BUILTIN_DIR, DEFAULT_MODEL, builtin_models
+from fer_core.model.spec import ModelSpec
+
+
+def inference_module(model: torch.nn.Module) -> torch.nn.Module:
+    """A separate, faster copy for plain classification: batch norm folded into the convolutions (torch.fx)
+    and channels-last memory, which together take batch-1 latency on 2 cores from ~5.9 to ~4.0 ms.
+    Explanations keep using the original module, whose layer names Grad-CAM needs."""
+    try:
+        from torch.fx.experimental.optimization import fuse
+
+        fast = fuse(model)
+    except Exception:  # a model torch.fx cannot trace still works, just without folding
+        fast = copy.deepcopy(model)
+    fast = fast.to(memory_format=torch.channels_last).eval()
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    return fast
+
+
+@dataclass
+class LoadedModel:
+    """A classifier in eval mode with its spec and model card.
+
+    `model` is the reference module (explanations hook a private twin of it); `fast` computes the same
+    logits (to ~1e-6) faster and is what recognition uses. Both are read-only once loaded.
+    """
+
+    model: torch.nn.Module
+    spec: ModelSpec
+    card: dict[str, Any]
+    path: Path | None = None
+    fast: torch.nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        if self.fast is None:
+            self.fast = inference_module(self.model)
+
+    @property
+    def name(self) -> str:
+        return self.card.get("name", self.spec.timm_name)
+
+
+def save_checkpoint(model: torch.nn.Module, spec: ModelSpec, card: dict[str, Any], path: str | Path) -> Path:
+    """Write `<path>.safetensors` (float16) and `<path>.json` (the model card, which embeds the spec)."""
+    path = Path(path).with_suffix("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # float16 storage halves the file; weights are upcast to float32 on load (accuracy unchanged).
+    state = {k: v.detach().half().contiguous().clone() for k, v in model.state_dict().items()
+             if v.dtype.is_floating_point}
+    save_file(state, str(path) + ".safetensors")
+    card = dict(card, spec=spec.to_json())
+    Path(str(path) + ".json").write_text(json.dumps(card, indent=2) + "\n")
+    return Path(str(path) + ".safetensors")
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".onnx")
+
+
+def resolve_model_path(name_or_path: str | Path | None) -> Path:
+    """A built-in model name or a path to a `.safetensors` or exported `.onnx` file (its `.json` card must
+    sit beside it)."""
+    if name_or_path is None:
+        name_or_path = os.environ.get("FER_LENS_MODEL") or DEFAULT_MODEL
+    p = Path(name_or_path)
+    if p.suffix in WEIGHT_SUFFIXES and p.exists():
+        return p
+    for suffix in WEIGHT_SUFFIXES:
+        if p.suffix in ("", ".json") and p.with_suffix(suffix).exists():
+            return p.with_suffix(suffix)
+        builtin = BUILTIN_DIR / f"{name_or_path}{suffix}"
+        if builtin.exists():
+            return builtin
+    raise FileNotFoundError(f"no model {name_or_path!r}; built-in models: {', '.join(builtin_models()) or 'none'}")
+
+
+def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
+    """Load weights with safetensors (no pickle), in eval mode with gradients off; an exported `.onnx`
+    model classifies with ONNX Runtime and keeps its fp32 reference for explanations."""
+    path = resolve_model_path(name_or_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    if path.suffix == ".onnx":
+        return _load_onnx_model(path, card)
+    spec = ModelSpec.from_json(card["spec"])
+    return LoadedModel(_load_torch_module(path, spec), spec, card, path)
+
+
+def _load_torch_module(path: Path, spec: ModelSpec) -> torch.nn.Module:
+    """The safetensors weights in a fresh timm module, eval mode, gradients off."""
+    model = spec.create()
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    real_missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if real_missing or unexpected:
+        raise ValueError(f"{path}: checkpoint does not match {spec.timm_name}: missing {real_missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _load_onnx_model(path: Path, card: dict[str, Any]) -> LoadedModel:
+    from fer_core.model.onnx_runtime import OnnxClassifier
+
+    runtime = card["runtime"]
+    reference = runtime["reference_model"]
+    beside = path.parent / f"{reference}.safetensors"
+    ref_path = resolve_model_path(beside if beside.exists() else reference)
+    spec = ModelSpec.from_json(card["spec"])
+    # only the reference's module is needed (for explanations): no fused fast copy of it is built
+    model = _load_torch_module(ref_path, spec)
+    return LoadedModel(model, spec, card, path, fast=OnnxClassifier(path, sha256=runtime.get("sha256")))
+
+
+def update_card(name_or_path: str | Path | None, section: str, value: Any, command: str = "") -> Path:
+    """Record measured figures (test metrics, latency, ...) in a checkpoint's model card, with the command
+    that produced them, so every number in the card can be reproduced."""
+    card_path = resolve_model_path(name_or_path).with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card[section] = value
+    if command:
+        card.setdefault("commands", {})[section] = command
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return card_path

@@ -1,0 +1,129 @@
+"""Shared by the real-browser tests: Debian's Chromium via Playwright, a `streamlit run app.py` on a free
+local port, waiting for the app to settle, and full-page screenshots.
+
+Needs: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS
+from tests.app.app_support import model_env
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = Path(os.environ.get("FER_LENS_SCREENSHOTS", REPO / "screenshots"))
+DEFAULT_HEATMAP = re.compile(f"{METHODS[DEFAULT_METHOD].title} heatmap")  # the caption under each face's map
+SANITY_S = 60  # loose bound: a run this slow is broken, not merely slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+def settle(page, quiet_ms: int = 400, timeout_s: float = SANITY_S) -> None:
+    """Wait until the app has stopped running (Streamlit's status widget gone for `quiet_ms`)."""
+    deadline = time.monotonic() + timeout_s
+    status = page.locator('[data-testid="stStatusWidget"]')
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if status.count() == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
+                return
+        else:
+            quiet_since = None
+        page.wait_for_timeout(50)
+    raise TimeoutError("the app kept running")
+
+
+CONTENT_HEIGHT_JS = """() => Math.max(document.body.scrollHeight,
+    ...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]'))
+        .map(e => e.scrollHeight))"""
+
+
+def wait_for_charts(page, timeout_s: float = 15) -> None:
+    """Streamlit loads the chart and table components lazily, showing grey skeletons meanwhile: wait until
+    no skeleton is left and every chart holds a drawn plot, so screenshots never show grey boxes."""
+    skeletons = page.locator('[data-testid="stSkeleton"]')
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    deadline = time.monotonic() + timeout_s
+    while (skeletons.count() or drawn.count() < charts.count()) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+
+
+def shoot(page, name: str) -> Path:
+    """A screenshot of the whole page. Streamlit scrolls inside its main area, not the document, so the
+    viewport is stretched to the content height first (a plain full-page shot would stop at the fold)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    size = page.viewport_size
+    height = min(int(page.evaluate(CONTENT_HEIGHT_JS)), 12000)
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    wait_for_charts(page)
+    page.wait_for_timeout(500)  # let charts re-lay out
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def wait_count(page, locator, n: int, timeout_s: float = SANITY_S) -> int:
+    """Poll until `locator` matches at least `n` elements (or time runs out); the final count."""
+    deadline = time.monotonic() + timeout_s
+    while locator.count() < n and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    return locator.count()
+
+
+
+@contextlib.contextmanager
+def streamlit_app(log: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free 127.0.0.1 port, healthy on entry, stopped on exit; yields (url, proc)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **model_env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+           "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+           "--server.fileWatcherType=none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(url, proc)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    if proc.returncode not in (0, -15, None):
+        print(log.read_text()[-3000:], file=sys.stderr)

@@ -1,0 +1,233 @@
+"""Every dashboard page run headlessly with Streamlit's AppTest through app.py's navigation: it starts, it
+shows the key texts, the Photo page really analyses photos (chart, heatmap, caption, trust note), bad files
+get friendly messages while the good ones still show, and reruns reuse the cached detections."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fer_core.model.catalog import DEFAULT_MODEL, int8_twin
+from fer_core.model.checkpoint import resolve_model_path
+from fer_core.recognizer import Recognizer
+from tests.app.app_support import blank_png, full_card_copy, model_env
+from tests.conftest import REPO, require_shared
+
+APP = str(REPO / "app.py")
+TIMEOUT = 300  # seconds per run: the first Photo run loads the model and the detector on a busy CPU
+
+pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    for key, value in model_env().items():
+        monkeypatch.setenv(key, value)
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(at: AppTest) -> str:
+    """All the words on the page, lower-cased, for loose "does it say X" checks."""
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                  "error", "success") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts).lower()
+
+
+def test_home_explains_privacy_and_responsible_use(app: AppTest) -> None:
+    at = app.run()
+    assert not at.exception
+    words = texts(at)
+    assert "facial expression" in words
+    assert "no photo leaves" in words and "nothing is saved" in words
+    assert "not a feeling" in words and "fer2013" in words and "children" in words
+    assert at.button(key="try-sample").label == "Analyse this sample photo"
+    assert at.selectbox(key="detector").value == "mtcnn" and at.selectbox(key="method").value == "occlusion"
+
+
+def test_sidebar_pickers_come_from_the_registries(app: AppTest) -> None:
+    """The face-finder and heatmap pickers list every registered entry, labelled and explained by the
+    registry itself (nothing kept in step by hand)."""
+    from fer_core.detection.registry import DETECTORS
+    from fer_core.explain.registry import METHODS
+
+    at = app.run()
+    for key, registry in (("detector", DETECTORS), ("method", METHODS)):
+        picker = at.selectbox(key=key)
+        assert picker.options == [entry.label for entry in registry.values()]
+        assert all(entry.note in picker.help for entry in registry.values()), picker.help
+
+
+def test_sample_button_runs_the_photo_analysis(app: AppTest) -> None:
+    at = app.run()
+    at.button(key="try-sample").click().run()
+    assert not at.exception
+    words = texts(at)
+    assert "face 1:" in words, "the sample photo's face should get a result card"
+    assert at.get("plotly_chart"), "the probability chart is missing"
+    assert any("heatmap" in (c or "") for img in at.get("image") for c in _captions(img)), "no heatmap shown"
+    assert "raised the score" in words or "reacts most" in words, "the heatmap caption is missing"
+    assert "how far to trust this map" in words
+    assert [b for b in at.get("download_button")], "no downloads offered"
+
+
+def _captions(element) -> list[str]:
+    return [img.caption for img in element.proto.imgs]
+
+
+def test_uploads_good_bad_and_faceless_photos(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    happy = require_shared("media", "photos", "faceapi_happy.jpg").read_bytes()
+    calls = []
+    original = Recognizer.analyze_rgb
+    monkeypatch.setattr(Recognizer, "analyze_rgb", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    at = app.run()
+    at.switch_page("app_pages/photo.py").run()
+    assert not at.exception and "choose one or more photos" in texts(at)
+    at.file_uploader(key="uploads").set_value([
+        ("happy.jpg", happy, "image/jpeg"),
+        ("broken.jpg", happy[: len(happy) // 3], "image/jpeg"),
+        ("notes.png", b"this is not a picture", "image/png"),
+        ("wall.png", blank_png(), "image/png"),
+    ]).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).lower()
+    assert "broken.jpg" in errors and "damaged or incomplete" in errors
+    assert "notes.png" in errors and "not an image" in errors
+    assert any("no face was found in **wall.png**" in w.value.lower() for w in at.warning)
+    assert at.dataframe, "the batch table is missing"
+    assert "face 1: happiness" in texts(at)
+    detections = len(calls)
+    assert detections == 2  # happy.jpg and wall.png; the unreadable files never reach the detector
+
+    at.selectbox(key=_key_of(at, "contrast-")).set_value("neutral").run()  # a new heatmap, same faces
+    assert not at.exception and len(calls) == detections, "a rerun must reuse the cached detections"
+    assert "rather than *neutral*" in texts(at) or "separates" in texts(at)
+
+
+def _key_of(at: AppTest, prefix: str) -> str:
+    return next(s.key for s in at.selectbox if s.key and s.key.startswith(prefix))
+
+
+def test_model_page_without_measurements_says_not_measured(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("app_pages/model.py").run()
+    assert not at.exception
+    words = texts(at)
+    assert "article 5(1)(f)" in words and "education institutions" in words and "medical or safety" in words
+    assert "expression is not a feeling" in words
+    if "metrics_test" not in json.loads(resolve_model_path(None).with_suffix(".json").read_text()):
+        assert "not measured yet" in words
+
+
+def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = resolve_model_path(None)
+    monkeypatch.setenv("FER_LENS_MODEL", str(full_card_copy(tmp_path, source)))
+    st.cache_resource.clear()  # the page must load the new card, not the model an earlier test cached
+    try:
+        at = app.run()
+        at.switch_page("app_pages/model.py").run()
+        assert not at.exception
+        assert len(at.get("plotly_chart")) == 4  # recall, confusion, reliability, robustness
+        assert len(at.dataframe) == 3  # real photos, heatmap faithfulness, speed
+        assert [m.label for m in at.metric][:2] == ["Accuracy", "Balanced score (macro-F1)"]
+        words = texts(at)
+        assert "not measured yet" not in words
+        assert "python -m fer_core train" in " ".join(c.value for c in at.code)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
+    """The int8 export's page says what it is and shows its reference model's heatmap figures."""
+    twin = int8_twin(DEFAULT_MODEL)
+    if twin is None:
+        pytest.skip(f"no int8 twin of {DEFAULT_MODEL} is shipped")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model"] = twin
+    at.switch_page("app_pages/model.py").run()
+    assert not at.exception, at.exception
+    words = texts(at)
+    assert twin in words and "8-bit (int8) copy" in words and f"drawn by {DEFAULT_MODEL}" in words
+    assert "python -m fer_core export --onnx --int8" in " ".join(c.value for c in at.code)
+    assert len(at.dataframe) >= 1, "the heatmap faithfulness table (from the reference) is missing"
+    heatmaps = next(d.value for d in at.dataframe if "faithful share" in d.value.columns)
+    default = heatmaps[heatmaps["method"].str.endswith("(the default)")]
+    assert len(default) == 1 and default["faithful share"].iloc[0] == heatmaps["faithful share"].max()
+    assert 1 < heatmaps["faithful share"].max() <= 100, "shares are shown as whole percentages"
+
+
+def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("app_pages/robustness.py").run()
+    assert not at.exception
+    words = texts(at)
+    assert "why models fail" in words and "sample photo" in words
+    assert "original:" in words, "the original face's card is missing"
+    assert len(at.get("plotly_chart")) == 2, "one score chart for the original, one for the changed face"
+    assert at.dataframe, "the every-change table is missing"
+    table = at.dataframe[0].value
+    assert len(table) == 9 and table["change"].iloc[0] == "None (original)"
+    at.selectbox(key="robust-change").set_value("mouth_occluded").run()
+    assert not at.exception
+    assert "mouth covered:" in texts(at)
+    assert "the answer" in texts(at) and "both heatmaps explain" in texts(at)
+    assert "the black bar is part of the picture" in texts(at), "a covered face's heatmap needs its note"
+    at.selectbox(key="robust-change").set_value("blur").run()
+    assert not at.exception and "the black bar" not in texts(at)
+
+
+def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second model (here a renamed copy given by $FER_LENS_MODEL) is offered in the sidebar; choosing the
+    built-in one there changes the model the pages use."""
+    copy = full_card_copy(tmp_path, resolve_model_path(None))
+    card = json.loads(copy.with_suffix(".json").read_text())
+    copy.with_suffix(".json").write_text(json.dumps(dict(card, name="picker-test-model")))
+    monkeypatch.setenv("FER_LENS_MODEL", str(copy))
+    from fer_core.model.catalog import builtin_models
+
+    st.cache_resource.clear()
+    try:
+        at = app.run()
+        picker = at.selectbox(key="model")
+        assert picker.value == str(copy) and len(picker.options) == 1 + len(builtin_models())
+        at.switch_page("app_pages/model.py").run()
+        assert not at.exception and "picker-test-model" in texts(at)
+
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["model"] = builtin_models()[0]  # as if picked in the sidebar
+        at.switch_page("app_pages/model.py").run()
+        assert not at.exception
+        assert "picker-test-model" not in texts(at) and builtin_models()[0] in texts(at)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Webcam page renders headlessly with the WebRTC player stood in for (streamlit-webrtc needs a live
+    server): the privacy line, the controls and the plain-words help are there, and the page hands the
+    player this session's frame processor. The real stream is tested in tests/app/test_browser_webcam.py."""
+    from types import SimpleNamespace
+
+    import ui.webcam_view as webcam_view
+
+    handed = []
+    monkeypatch.setattr(webcam_view, "stream", lambda processor: handed.append(processor) or SimpleNamespace(
+        state=SimpleNamespace(playing=False)))
+    at = app.run()
+    at.switch_page("app_pages/webcam.py").run()
+    assert not at.exception, at.exception
+    words = texts(at)
+    assert "turn on your camera" in words and "never saved" in words
+    assert "facial expression" in words
+    assert any(b.label.startswith("Freeze this frame") for b in at.button), "the freeze button is missing"
+    assert handed and callable(handed[-1].process), "the player must get the session's frame processor"
+    twin = int8_twin(DEFAULT_MODEL)
+    if twin:  # the shipped int8 twin runs the stream by default, and the toggle switches back
+        assert at.toggle(key="webcam-int8").value is True
+        assert handed[-1].model_name == twin
+        at.toggle(key="webcam-int8").set_value(False).run()
+        assert not at.exception, at.exception
+        assert handed[-1].model_name == DEFAULT_MODEL

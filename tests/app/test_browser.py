@@ -1,0 +1,167 @@
+"""The dashboard in a real browser: `streamlit run app.py` as a subprocess, driven by Playwright with
+Debian's Chromium. Checks that an uploaded group photo gets boxes, labels, charts and heatmaps, saves a
+screenshot of every page, and measures two timings (printed and written to timings.json next to the
+screenshots; benchmarks, not assertions):
+
+- start-up: `streamlit run` -> the Home page interactive (target <= 8 s);
+- analysis: upload of a 3-face 1280x720 photo -> every face's result with its Grad-CAM and its drawn chart
+  shown (target <= 1.5 s),
+  and until the three heatmap trust notes (filled in afterwards) are shown too.
+
+Screenshots go to $FER_LENS_SCREENSHOTS, else <repo>/screenshots (git-ignored).
+Needs: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fer_core.report import png_bytes
+from tests.app.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEFAULT_HEATMAP,
+    SANITY_S,
+    SHOTS,
+    settle,
+    shoot,
+    streamlit_app,
+    wait_count,
+)
+from tests.conftest import require_shared
+
+TARGET_STARTUP_S, TARGET_ANALYSIS_S = 8.0, 1.5
+RESULTS_DONE = "on every face"  # the whole-photo heatmap caption, drawn after every face card is ready
+TRUST_NOTE = re.compile("How far to trust this map:")  # filled in after the heatmaps, one per face
+
+if not CHROMIUM.exists():
+    pytest.skip("no browser: /usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def timings() -> Iterator[dict]:
+    found: dict = {"targets_s": {"startup": TARGET_STARTUP_S, "analysis_3_faces_1280x720": TARGET_ANALYSIS_S}}
+    yield found
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "timings.json").write_text(json.dumps(found, indent=2) + "\n")
+    print("\nbrowser timings: " + json.dumps(found), file=sys.stderr)
+
+
+@pytest.fixture(scope="module")
+def server(browser, timings: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running `streamlit run app.py`; records start -> Home interactive in `timings`."""
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    start = time.perf_counter()
+    with streamlit_app(log) as (url, _):
+        healthy = time.perf_counter() - start
+        page.goto(url)
+        page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
+        settle(page)
+        timings["startup_s"] = round(time.perf_counter() - start, 2)
+        timings["startup_health_s"] = round(healthy, 2)
+        shoot(page, "1-home")
+        page.close()
+        yield url
+
+
+def upload(page, path: Path) -> float:
+    """Upload one file on the Photo page; seconds until every face's result and heatmap are shown."""
+    start = time.perf_counter()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text(RESULTS_DONE).wait_for(timeout=SANITY_S * 1000)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    drawn = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    while drawn.count() < charts.count() and time.perf_counter() - start < SANITY_S:  # charts drawn, too
+        page.wait_for_timeout(10)
+    return time.perf_counter() - start
+
+
+def open_photo_page(browser, server: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/photo")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached",
+                                                                         timeout=SANITY_S * 1000)
+    settle(page)
+    return page
+
+
+def test_startup_is_timed(server: str, timings: dict) -> None:
+    assert timings["startup_s"] < SANITY_S
+
+
+def test_group_photo_shows_faces_labels_chart_and_heatmap(browser, server: str) -> None:
+    photo = require_shared("media/photos/faceapi_bbt1.jpg")
+    page = open_photo_page(browser, server)
+    upload(page, photo)
+    settle(page)
+    faces = page.get_by_role("heading", name=re.compile(r"^Face \d+: \w+ \(\d+%\)")).count()
+    assert faces >= 2, "the group photo should give several faces"
+    assert page.locator(".js-plotly-plot").count() == faces + 1, "one probability chart per face, and the colour key"
+    assert page.get_by_text(DEFAULT_HEATMAP).count() == faces
+    assert page.get_by_text(re.compile(r"^\d+ faces found")).count() == 1  # the annotated photo's caption
+    assert wait_count(page, page.get_by_text(TRUST_NOTE), faces) == faces
+    assert page.get_by_role("button", name=re.compile(r"^Results as ")).count() == 2
+    shoot(page, "2-photo-group")
+    page.close()
+
+
+def test_three_face_photo_analysis_is_timed(browser, server: str, timings: dict, tmp_path: Path) -> None:
+    require_shared("media/photos/faceapi_surprised.jpg")
+    from fer_core.bench.latency import sample_photo_1280x720
+
+    rgb, _ = sample_photo_1280x720()
+    photo = tmp_path / "three-faces-1280x720.png"
+    photo.write_bytes(png_bytes(rgb))
+    page = open_photo_page(browser, server)
+    upload(page, require_shared("media/photos/faceapi_happy.jpg"))  # warm-up: model and detector load
+    page.close()
+    page = open_photo_page(browser, server)  # a new session, so the timed upload is the only photo
+    start = time.perf_counter()
+    seconds = upload(page, photo)
+    wait_count(page, page.get_by_text(TRUST_NOTE), 3)
+    timings["analysis_3_faces_1280x720_s"] = round(seconds, 2)
+    timings["analysis_with_trust_notes_s"] = round(time.perf_counter() - start, 2)
+    settle(page)
+    assert page.get_by_role("heading", name=re.compile(r"^Face \d+:")).count() == 3
+    assert seconds < SANITY_S
+    shoot(page, "3-photo-three-faces")
+    page.close()
+
+
+def test_model_page(browser, server: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/model")
+    page.get_by_text("Article 5(1)(f)").wait_for(timeout=SANITY_S * 1000)
+    settle(page)
+    assert page.get_by_role("heading", name="How often is it right?").count() == 1
+    shoot(page, "4-model")
+    page.close()
+
+
+def test_robustness_page(browser, server: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/robustness")
+    page.get_by_text("Every change at once").wait_for(timeout=SANITY_S * 1000)
+    settle(page)
+    assert page.get_by_role("heading", name=re.compile(r"^Original: \w+ \(\d+%\)")).count() == 1
+    assert page.get_by_role("heading", name=re.compile(r"^Eyes covered: \w+ \(\d+%\)")).count() == 1
+    # image captions are drawn once their pictures have loaded, which can trail the script under load
+    assert wait_count(page, page.get_by_text(DEFAULT_HEATMAP), 2) == 2
+    shoot(page, "5-robustness")
+    page.close()
