@@ -188,6 +188,18 @@ else:
     st.caption("Measured on an ordinary processor, without a graphics card.")
 
 # ---- training ------------------------------------------------------------------------------------------------
+st.header("How faces are found and measured")
+networks = cards.face_networks()
+if networks:
+    st.write("Before the model reads a face, two networks from Google's MediaPipe find it and place 468 points "
+             "on it: BlazeFace finds faces, the Face Mesh places the points that level the face and measure its "
+             "movements (mouth corners, brows, eyes). FER Lens runs them as its own code, converted from the "
+             "files of the `mediapipe` 0.10.14 package, under its Apache-2.0 licence; nothing is downloaded.")
+    st.dataframe(networks, hide_index=True, width="stretch")
+else:
+    st.info("The MediaPipe face networks are not installed, so faces are found with MTCNN and no face mesh "
+            "is measured.")
+
 st.header("How it was trained")
 data = card.get("data")
 if data:

@@ -125,3 +125,23 @@ def faithfulness_rows(card: dict[str, Any]) -> list[dict[str, Any]] | None:
                      r.get("deletion_auc"), "insertion AUC (higher is better)": r.get("insertion_auc"),
                      "faithful share": r.get("faithful_share"), "faces": r.get("n")})
     return rows
+
+
+def face_networks(folder: Path | None = None) -> list[dict[str, str]]:
+    """The converted MediaPipe networks that find and measure faces, from their cards: what each is, where it
+    came from (file in the wheel, its SHA-256) and its licence. [] when none are installed."""
+    from fer_core.model.catalog import BUILTIN_DIR
+
+    rows = []
+    for path in sorted((folder or BUILTIN_DIR / "mediapipe").glob("*.json")):
+        try:
+            card = json.loads(path.read_text())
+            source = card["source"]
+        except (OSError, ValueError, KeyError):
+            continue  # the movement reference and anything else that is not a network card
+        title = {"face_landmark": "Face Mesh (468 points)", "face_detection_full_range_sparse": "BlazeFace, full "
+                 "range", "face_detection_short_range": "BlazeFace, close-up"}.get(path.stem, path.stem)
+        rows.append({"network": title, "from": f"mediapipe {source.get('version', '')}, "
+                     f"{Path(source.get('path', '')).name}", "SHA-256 of that file": str(source.get("sha256", ""))[:16]
+                     + "…", "licence": card.get("licence", "")})
+    return rows

@@ -57,3 +57,18 @@ def _label_rect(shape: tuple[int, ...], placed: list[tuple[int, int, int, int]],
             return r
     top = min(max(0, y - lh - 1), max(0, H - lh))
     return fallback or (x0, top, x0 + lw, top + lh)
+
+
+def draw_meshes(rgb: np.ndarray, faces: Sequence) -> np.ndarray:
+    """A copy with each face's 468 Face Mesh points as small dots in its expression's colour (faces without a
+    mesh are left as they are). Dots, not the mesh's triangles: they show what was measured, and stay light."""
+    out = rgb.copy()
+    radius = max(1, int(round(max(out.shape[:2]) / 800)))
+    for face in faces:
+        mesh = getattr(face, "mesh", None)
+        if mesh is None:
+            continue
+        color = COLORS_RGB.get(face.label, (255, 255, 255))
+        for x, y in np.round(mesh[:, :2]).astype(int):
+            cv2.circle(out, (int(x), int(y)), radius, color, -1, cv2.LINE_AA)
+    return out

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer_core.detection import face_mesh
 from fer_core.detection.align import CROP_SIZE, align_face
 from fer_core.detection.base import Detection, FaceDetector
 from fer_core.detection.registry import DEFAULT_DETECTOR, create_detector
@@ -28,6 +29,14 @@ class FaceResult:
     landmarks: np.ndarray | None  # (5, 2) eyes, nose, mouth corners, or None
     probs: dict[str, float]  # all classes, in the model's label order
     crop: np.ndarray = field(repr=False)  # aligned RGB crop, CROP_SIZE x CROP_SIZE
+    mesh: np.ndarray | None = field(default=None, repr=False)  # (468, 3) Face Mesh points, or None
+
+    @property
+    def movements(self) -> dict[str, float] | None:
+        """Signed facial movements from the mesh against FER+ neutral faces (detection.movements)."""
+        from fer_core.detection.movements import measure
+
+        return measure(self.mesh)
 
     @property
     def label(self) -> str:
@@ -42,6 +51,9 @@ class FaceResult:
              "label": self.label, "probs": {k: round(float(v), 4) for k, v in self.probs.items()}}
         if self.landmarks is not None:
             d["landmarks"] = np.round(self.landmarks, 1).tolist()
+        if self.mesh is not None:
+            d["mesh"] = np.round(self.mesh, 1).tolist()
+            d["movements"] = self.movements
         return d
 
 
@@ -50,11 +62,14 @@ class Recognizer:
 
     def __init__(self, model: str | Path | LoadedModel | None = None,
                  detector: str | FaceDetector = DEFAULT_DETECTOR, flip_tta: bool = True,
-                 max_faces: int = 64) -> None:
+                 max_faces: int = 64, mesh: bool = True) -> None:
         self.loaded = model if isinstance(model, LoadedModel) else load_model(model)
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self.flip_tta = flip_tta
         self.max_faces = max_faces
+        # The Face Mesh levels and frames each face from 468 points; without its weights, or when it cannot fit
+        # a face, the detector's own landmarks (or box) do that job as before.
+        self.mesh = mesh and face_mesh.available()
 
     @property
     def model(self) -> torch.nn.Module:
@@ -77,8 +92,14 @@ class Recognizer:
             logits = (logits[: len(crops)] + logits[len(crops):]) / 2
         return torch.softmax(logits, dim=1).numpy()
 
+    def fit_meshes(self, rgb: np.ndarray, detections: list[Detection]) -> list[face_mesh.Mesh | None]:
+        """A Face Mesh per detection (None where it cannot fit one, or when meshes are off)."""
+        return face_mesh.fit(rgb, detections) if self.mesh else [None] * len(detections)
+
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        return self.detector.detect(rgb)[: self.max_faces]
+        """The detector's faces, best first; with meshes on, weak ones the mesh sees no face in are dropped."""
+        found = self.detector.detect(rgb)[: self.max_faces]
+        return face_mesh.confirmed(rgb, found) if self.mesh and found else found
 
     def analyze(self, image: ImageInput) -> list[FaceResult]:
         """All faces in an image with probabilities for every class; [] when there is no face.
@@ -93,8 +114,11 @@ class Recognizer:
         dets = self.detect(rgb) if detections is None else detections
         if not dets:
             return []
-        crops = np.stack([align_face(rgb, d.box, d.landmarks, CROP_SIZE) for d in dets])
+        meshes = self.fit_meshes(rgb, dets)
+        crops = np.stack([align_face(rgb, d.box, m.five_landmarks() if m is not None else d.landmarks, CROP_SIZE)
+                          for d, m in zip(dets, meshes)])
         probs = self.classify_crops(crops)
         return [FaceResult(box=tuple(float(v) for v in d.box), score=float(d.score), landmarks=d.landmarks,
-                           probs=dict(zip(self.labels, map(float, p))), crop=c)
-                for d, p, c in zip(dets, probs, crops)]
+                           probs=dict(zip(self.labels, map(float, p))), crop=c,
+                           mesh=None if m is None else m.points)
+                for d, m, p, c in zip(dets, meshes, probs, crops)]

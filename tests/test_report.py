@@ -162,3 +162,12 @@ def test_default_heatmap_method_is_the_one_measured_most_faithful() -> None:
     bench = load_model().card["explain_bench"]
     shares = {row.get("method", name): row["faithful_share"] for name, row in bench.items() if "@" not in name}
     assert DEFAULT_METHOD in shares and shares[DEFAULT_METHOD] == max(shares.values())
+
+
+def test_face_networks_are_described_from_their_cards() -> None:
+    rows = cards.face_networks()
+    if not rows:
+        pytest.skip("no converted MediaPipe networks in fer_core/weights/mediapipe")
+    assert {r["network"] for r in rows} >= {"Face Mesh (468 points)", "BlazeFace, full range"}
+    assert all(r["licence"] == "Apache-2.0" and r["from"].endswith(".tflite") for r in rows)
+

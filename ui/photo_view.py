@@ -11,7 +11,8 @@ from typing import Sequence
 import pandas as pd
 import streamlit as st
 
-from fer_core.draw import annotate
+from fer_core.detection.movements import notable
+from fer_core.draw import annotate, draw_meshes
 from fer_core.evaluation.uncertainty import uncertainty
 from fer_core.explain.attribution import Explanation, check_faithfulness, explain
 from fer_core.explain.methods import available_methods
@@ -126,6 +127,11 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
     n = len(result.faces)
     left, right = st.columns(2)
     annotated = annotate(result.rgb, result.faces)
+    with_mesh = any(f.mesh is not None for f in result.faces)
+    if with_mesh and left.toggle("Show the face mesh", key=f"mesh-{result.digest[:12]}",
+                                 help="The 468 points FER Lens measures on each face: they level the face for "
+                                      "the model and give the facial movements listed on each card."):
+        annotated = draw_meshes(annotated, result.faces)
     left.image(annotated, width="stretch",
                caption=f"{n} face{'s' if n > 1 else ''} found. Each box is coloured by the expression the "
                        "model reads most strongly, with its score.")
@@ -172,8 +178,21 @@ def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
                                key=f"chart-{key}", config={"displayModeBar": False})
         if why_unsure:
             chart_col.caption(f":material/help: **Uncertain**: {why_unsure}. Read this face with extra care.")
+        show_movements(chart_col, face.movements)
         with heat_col:
             return heatmap_panel(result, i, face, model, settings, key)
+
+
+def show_movements(column, movements: dict[str, float] | None) -> None:
+    """The facial movements that stand out on this face, in plain words (measured on its mesh)."""
+    if movements is None:
+        column.caption(":material/face: No face mesh fitted here, so no facial movements were measured.")
+        return
+    found = notable(movements)
+    said = "; ".join(words for _, _, words in found) if found else "nothing stands out from a typical neutral face"
+    column.caption(f":material/face: **Measured on the face:** {said}. (Distances between points of the face's "
+                   "mesh, against typical neutral faces; the AU codes name the matching muscle movements of the "
+                   "Facial Action Coding System. A movement is not a feeling.)")
 
 
 def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings,
@@ -205,7 +224,7 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
     b.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
                       f"{result.name.rsplit('.', 1)[0]}-face{i + 1}-{expl.method}.png", "image/png",
                       on_click="ignore", key=f"dl-face-{key}", icon=":material/download:")
-    st.markdown(caption(expl))
+    st.markdown(caption(expl, face.movements))
     slot = st.empty()
     slot.caption(":material/hourglass_top: Checking how far to trust this map…")
     return expl, request, slot

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from fer_core.detection.movements import notable
 from fer_core.evaluation.uncertainty import uncertainty
 from fer_core.explain.attribution import Explanation, check_faithfulness, explain
 from fer_core.explain.render import caption, legend, overlay_on_photo
@@ -186,15 +187,17 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
             unsure = uncertainty(face.probs)
             st.markdown(f"**Face {s.track}: {face.label} {face.confidence:.0%}**"
                         + (" :orange-badge[:material/help: uncertain]" if unsure else ""))
+            moved = [words for _, _, words in notable(s.movements)]
             st.caption(" · ".join(f"{c} {v:.0%}" for c, v in ranked(face.probs)[:3])
-                       + (f". Uncertain: {unsure}." if unsure else ""))
+                       + (f". Uncertain: {unsure}." if unsure else "")
+                       + (f" Measured on the face: {'; '.join(moved)}." if moved else ""))
             try:
                 expl = heatmap(model, clip, m, s.track, settings.method.name)
             except Exception as exc:  # an explanation failing must not take the page down
                 st.caption(f"The heatmap could not be computed ({exc}).")
                 continue
             pairs.append((face, expl))
-            st.markdown(caption(expl))
+            st.markdown(caption(expl, s.movements))
             slot = st.empty()
             slot.caption(":material/hourglass_top: Checking how far to trust this map…")
             slots.append((slot, s.track))

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_core.detection import face_mesh
 from fer_core.detection.base import Detection, FaceDetector
 from fer_core.detection.registry import DETECTORS, create_detector
 from fer_core.imageio import letterbox
@@ -135,8 +136,9 @@ def evaluate_detector(detector: FaceDetector, media: Path, frames_per_video: int
 
 
 def evaluate_detectors(names: list[str] | None = None, frames_per_video: int = 20,
-                       media: Path | None = None, **detector_kwargs) -> dict[str, dict]:
-    """`evaluate_detector` for each registered detector (default: all), warmed up with one frame first.
+                       media: Path | None = None, with_mesh: bool = True, **detector_kwargs) -> dict[str, dict]:
+    """`evaluate_detector` for each registered detector (default: all), warmed up with one frame first; with
+    `with_mesh`, also each one as recognition uses it (weak detections confirmed by the Face Mesh, "+mesh").
 
     `detector_kwargs` are keyed by detector name, e.g. `evaluate_detectors(["mtcnn"], mtcnn={"max_side": 640})`.
     """
@@ -148,6 +150,9 @@ def evaluate_detectors(names: list[str] | None = None, frames_per_video: int = 2
         detector = create_detector(name, **detector_kwargs.get(name, {}))
         detector.detect(np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8))  # lazy init out of the timing
         results[name] = evaluate_detector(detector, media, frames_per_video)
+        if with_mesh and face_mesh.available():
+            confirmed = face_mesh.MeshConfirmed(detector)
+            results[confirmed.name] = evaluate_detector(confirmed, media, frames_per_video)
     return results
 
 

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from fer_core.detection import face_mesh
 from fer_core.detection.align import CROP_SIZE
 from fer_core.detection.registry import DEFAULT_DETECTOR, DETECTORS, create_detector
 from fer_core.imageio import load_image
@@ -85,6 +86,7 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     photo, photo_src = sample_photo_1280x720()
     faces = len(rec.analyze_rgb(photo))
     analyze = _median_ms(lambda: rec.analyze_rgb(photo), repeats)
+    mesh = _mesh_speed(rec, frame, photo, repeats)
     result = {
         "threads": torch.get_num_threads(),
         "model": rec.loaded.name,
@@ -97,6 +99,8 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
         "analyze_ms_1280x720": round(analyze, 2),
         "analyze_faces": faces,
         "analyze_flip_tta": rec.flip_tta,
+        "analyze_with_mesh": rec.mesh,
+        **mesh,
         "inputs": {"frame_640x480": frame_src, "photo_1280x720": photo_src},
     }
     if reference:
@@ -117,3 +121,19 @@ def _reference_speed(rec: Recognizer, x1: torch.Tensor, x64: torch.Tensor, repea
     b1, b64 = _classify_ms(inference_module(rec.loaded.model), x1, x64, repeats)
     return {"model": runtime.get("reference_model"), "engine": "torch",
             "classify_ms_b1": round(b1, 2), "classify_faces_per_s_b64": round(64000 / b64, 1)}
+
+
+def _mesh_speed(rec: Recognizer, frame: np.ndarray, photo: np.ndarray, repeats: int) -> dict[str, Any]:
+    """Face Mesh cost: one face of the 640x480 frame, and the 3-face photo analysed with and without meshes."""
+    if not rec.mesh:
+        return {}
+    one = rec.detect(frame)[:1]
+    out: dict[str, Any] = {}
+    if one:
+        out["mesh_ms_per_face"] = round(_median_ms(lambda: face_mesh.fit(frame, one), repeats), 2)
+    dets = rec.detect(photo)
+    out["mesh_ms_3_faces"] = round(_median_ms(lambda: face_mesh.fit(photo, dets), repeats), 2)
+    rec_plain = Recognizer(rec.loaded, detector=rec.detector, flip_tta=rec.flip_tta, mesh=False)
+    out["analyze_ms_1280x720_without_mesh"] = round(_median_ms(lambda: rec_plain.analyze_rgb(photo), repeats), 2)
+    return out
+

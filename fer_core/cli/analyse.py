@@ -99,7 +99,7 @@ def run_explain(args: argparse.Namespace) -> int:
         records.append({"box": face.to_json()["box"], "label": face.label, "target": e.target,
                         "contrast": e.contrast, "method": e.method, "ms": round(e.ms, 1),
                         "deletion_auc": e.deletion_auc, "insertion_auc": e.insertion_auc,
-                        "trust_hint": e.trust_hint, "caption": caption(e)})
+                        "trust_hint": e.trust_hint, "caption": caption(e, face.movements)})
     if args.out:
         Image.fromarray(overlay_on_photo(rgb, pairs)).save(args.out)
     if args.json:

@@ -76,7 +76,11 @@ def run_bench(args: argparse.Namespace) -> int:
             if name != "default":
                 star = " (default)" if name == result["default_detector"] else ""
                 print(f"detect {name}{star}: {ms:.1f} ms per 640x480 frame")
-        print(f"analyze 1280x720 photo ({result['analyze_faces']} faces): {result['analyze_ms_1280x720']:.1f} ms")
+        print(f"analyze 1280x720 photo ({result['analyze_faces']} faces): {result['analyze_ms_1280x720']:.1f} ms"
+              + (" with Face Mesh landmarks" if result.get("analyze_with_mesh") else ""))
+        if "mesh_ms_per_face" in result:
+            print(f"face mesh: {result['mesh_ms_per_face']:.2f} ms for one face, {result['mesh_ms_3_faces']:.2f} ms "
+                  f"for the photo's 3; the photo without meshes: {result['analyze_ms_1280x720_without_mesh']:.1f} ms")
         if ref := result.get("reference"):
             print(f"reference {ref['model']} (torch fp32, same run): {ref['classify_ms_b1']:.2f} ms at batch 1, "
                   f"{ref['classify_faces_per_s_b64']:.0f} faces/s at batch 64 -> this model is "

@@ -36,6 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: the built-in weights folder)")
     p.set_defaults(func=run_export)
 
+    p = sub.add_parser("convert-mediapipe", help="MediaPipe's face networks (BlazeFace, Face Mesh) from its wheel "
+                                                 "into our PyTorch weights and cards")
+    p.add_argument("source", type=Path, help="the mediapipe 0.10.14 wheel (pip download --no-deps "
+                                             "mediapipe==0.10.14) or a folder holding its .tflite files")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: fer_core/weights/mediapipe)")
+    p.add_argument("--media", type=Path, default=None,
+                   help="real faces for the parity check against LiteRT (default: ../shared/media)")
+    p.set_defaults(func=run_convert_mediapipe)
+
+    p = sub.add_parser("movement-reference", help="the FER+ neutral faces that facial movements are measured "
+                                                  "against (median and spread per movement)")
+    common.add_data(p)
+    p.add_argument("--faces", type=int, default=2000, help="neutral FER2013Train faces to try (default 2000)")
+    p.set_defaults(func=run_movement_reference)
+
 
 def run_train(args: argparse.Namespace) -> int:
     from fer_core.training.train import TrainConfig, train
@@ -65,3 +80,38 @@ def run_export(args: argparse.Namespace) -> int:
     ref = out.stem if out.parent == BUILTIN_DIR else out
     print(f"now measure it: fer-lens evaluate ../shared/data/ferplus --model {ref} --write-card")
     return 0
+
+
+def run_convert_mediapipe(args: argparse.Namespace) -> int:
+    from fer_core.model.catalog import BUILTIN_DIR
+    from fer_core.paths import shared_dir
+    from fer_core.training.convert_mediapipe import convert, media_images
+
+    media = args.media or shared_dir() / "media"
+    images = media_images(media) if media.is_dir() else {}
+    try:
+        written = convert(args.source, args.out or BUILTIN_DIR / "mediapipe", images or None)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"convert-mediapipe: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if not images:
+        print(f"no real faces under {media}: parity against LiteRT not measured")
+    return 0
+
+
+def run_movement_reference(args: argparse.Namespace) -> int:
+    from fer_core.training.movement_reference import write_reference
+
+    try:
+        doc = write_reference(common.ferplus_root(args), args.faces, command=common.card_command(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"movement-reference: {exc}", file=sys.stderr)
+        return 2
+    print(f"{doc['faces_measured']} of {doc['faces_tried']} neutral faces measured; zero and spread per movement "
+          "(eye spacings):")
+    for key, centre in doc["centre"].items():
+        print(f"  {key:22s} {centre:+.4f}  spread {doc['spread'][key]:.4f}")
+    return 0
+

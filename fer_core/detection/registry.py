@@ -22,6 +22,7 @@ class DetectorInfo:
     note: str  # one line for the sidebar's help, in plain words
     factory: str
     tag: str = ""  # a word or two after the title in the picker, e.g. "recommended"
+    options: tuple[tuple[str, Any], ...] = ()  # constructor arguments that make this entry
 
     @property
     def label(self) -> str:
@@ -30,22 +31,38 @@ class DetectorInfo:
 
     def create(self, **kwargs: Any) -> FaceDetector:
         module, _, cls = self.factory.partition(":")
-        return getattr(importlib.import_module(f"fer_core.detection.{module}"), cls)(**kwargs)
+        return getattr(importlib.import_module(f"fer_core.detection.{module}"), cls)(**{**dict(self.options),
+                                                                                         **kwargs})
 
 
 _ALL = (
-    DetectorInfo("mtcnn", "MTCNN", "finds more faces, tilted ones too, and the eyes, nose and mouth corners that "
-                 "level each face", "mtcnn:MTCNNFaceDetector", tag="recommended"),
+    DetectorInfo("blazeface", "BlazeFace", "MediaPipe's face finder, close-ups and small, distant faces alike "
+                 "(portraits, group photos, classrooms)", "blazeface:BlazeFaceFaceDetector", tag="recommended",
+                 options=(("variant", "both"),)),
+    DetectorInfo("mtcnn", "MTCNN", "finds as many faces, tilted ones too, a little more slowly",
+                 "mtcnn:MTCNNFaceDetector"),
+    DetectorInfo("blazeface-short", "BlazeFace close-up", "BlazeFace's quickest net alone, for faces near the "
+                 "camera only (webcams, portraits): it misses small faces", "blazeface:BlazeFaceFaceDetector",
+                 tag="fastest", options=(("variant", "short"),)),
+    DetectorInfo("blazeface-full", "BlazeFace far", "BlazeFace's net for small and distant faces alone: it "
+                 "misses faces that fill the frame", "blazeface:BlazeFaceFaceDetector",
+                 options=(("variant", "full"),)),
     DetectorInfo("haar", "Haar cascade", "the older, simpler finder: upright faces only, and it may miss some",
                  "haar:HaarFaceDetector", tag="simpler"),
 )
 DETECTORS: dict[str, DetectorInfo] = {d.name: d for d in _ALL}
 
-# Chosen by `fer-lens detect-bench` (2-core machine, busy with training, torch threads 1):
-#   haar   72/74 faces found, 1 false, 2 missed, ~30 ms per 640x480 frame, no landmarks
-#   mtcnn  74/74 faces found, 0 false, 0 missed, ~11-13 ms per 640x480 frame (CPU), 5 landmarks
-# MTCNN wins on accuracy and is also the faster one at its defaults (see detection/mtcnn.py).
-DEFAULT_DETECTOR = "mtcnn"
+# Chosen by `fer-lens detect-bench` (9 photos with 14 faces, 60 video frames; 2 cores, torch threads 2,
+# 2026-12-01; ms per 640x480 frame, the whole pipeline; "+mesh": weak detections confirmed by the Face Mesh):
+#   blazeface+mesh   74/74 faces found, 0 false, 0 missed,  8.1 ms (both nets, ONNX Runtime twins of our graphs)
+#   mtcnn            74/74 faces found, 0 false, 0 missed,  8.8 ms
+#   blazeface-full   74/74 faces found, 0 false, 0 missed,  5.0 ms, but on muxspace/valid press photos (faces
+#                    filling the frame) it finds a face in 51 of 494, where the short-range net and MTCNN find 488
+#   blazeface-short  69/74 faces found, 1 false, 5 missed,  2.1 ms (misses the group photos' small faces)
+#   haar             72/74 faces found, 1 false, 2 missed, 14.9 ms, no landmarks
+# Both BlazeFace nets together find every face MTCNN finds, a little faster; their keypoints only start the
+# Face Mesh, which then levels and frames each face.
+DEFAULT_DETECTOR = "blazeface"
 
 
 def detector_info(name: str) -> DetectorInfo:

@@ -194,8 +194,19 @@ def _main_regions(shares: dict[str, float], size: int = CROP_SIZE, runner_up: fl
     return phrase(ranked_names[0])
 
 
-def caption(explanation: "Explanation") -> str:
-    """One sentence for a non-expert, naming the facial regions that hold most of the map."""
+def movement_note(where: str, movements: dict[str, float] | None) -> str:
+    """", where the face's mesh measures mouth corners raised, like AU12" when a movement that stands out
+    (detection.movements.notable) lies in a region the caption names; "" otherwise."""
+    from fer_core.detection.movements import notable
+
+    named = {r for r in REGIONS if r in where and r != "outside the face"}
+    words = [w for m, _, w in notable(movements) if m.region in named]
+    return f", where the face's mesh measures {' and '.join(words[:2])}" if words else ""
+
+
+def caption(explanation: "Explanation", movements: dict[str, float] | None = None) -> str:
+    """One sentence for a non-expert, naming the facial regions that hold most of the map, and the measured
+    facial movements there (`movements`, from the face's mesh) when they agree with the map."""
     e = explanation
     if e.signed:
         pro, con = region_shares(e.heatmap), region_shares(-e.heatmap)
@@ -212,13 +223,14 @@ def caption(explanation: "Explanation") -> str:
         return (f"No area of this face raised the score for *{e.target}* in this view; "
                 f"try another method or class.")
     where = _main_regions(shares, e.heatmap.shape[0])
+    note = movement_note(where, movements)
     if not e.info.class_specific:
-        sentence = (f"The model paid the most attention to the red areas: mainly {where}. (This map is the "
+        sentence = (f"The model paid the most attention to the red areas: mainly {where}{note}. (This map is the "
                     f"model's own focus and is the same whichever expression you ask about.)")
     elif e.info.evidence:
-        sentence = f"The red areas raised the score for *{e.target}* the most: mainly {where}."
+        sentence = f"The red areas raised the score for *{e.target}* the most: mainly {where}{note}."
     else:
-        sentence = f"The score for *{e.target}* reacts most to changes in the red areas: mainly {where}."
+        sentence = f"The score for *{e.target}* reacts most to changes in the red areas: mainly {where}{note}."
     if where.startswith("outside the face"):
         sentence += " The model may be looking at hair or background rather than the expression."
     return sentence

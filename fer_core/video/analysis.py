@@ -21,7 +21,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from fer_core.detection.align import CROP_SIZE, align_face
-from fer_core.detection.head_pose import head_pose
+from fer_core.detection.head_pose import head_pose, mesh_head_pose
+from fer_core.detection.movements import measure
 from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.video.decode import (
     ANALYSIS_MAX_SIDE,
@@ -62,6 +63,7 @@ class FaceSample:
     yaw: float | None = None
     pitch: float | None = None
     turn: float | None = None
+    movements: dict[str, float] | None = None  # facial movements from the mesh (detection.movements), or None
 
 
 @dataclass
@@ -116,7 +118,7 @@ class VideoAnalysis:
 @dataclass
 class _Looked:
     t: float
-    faces: list  # (box in clip pixels, score, landmarks in clip pixels, HeadPose | None, aligned crop)
+    faces: list  # (box, score, landmarks (clip pixels), HeadPose | None, aligned crop, movements | None)
     seconds: float
 
 
@@ -142,14 +144,19 @@ class VideoAnalyzer:
         runs it for several frames at once on a many-core machine."""
         start = time.perf_counter()
         detections = self.recognizer.detect(frame.rgb)
+        meshes = self.recognizer.fit_meshes(frame.rgb, detections)
         s = frame.scale
         size = (round(frame.rgb.shape[1] * s), round(frame.rgb.shape[0] * s))
         faces = []
-        for d in detections:
-            crop = align_face(frame.rgb, d.box, d.landmarks, CROP_SIZE)
-            landmarks = None if d.landmarks is None else (d.landmarks * s).astype(np.float32)
-            faces.append((tuple(float(v) * s for v in d.box), float(d.score), landmarks,
-                          head_pose(landmarks, size), crop))
+        for d, mesh in zip(detections, meshes):
+            five = d.landmarks if mesh is None else mesh.five_landmarks()
+            crop = align_face(frame.rgb, d.box, five, CROP_SIZE)
+            landmarks = None if five is None else (five * s).astype(np.float32)
+            if mesh is None:
+                pose, moves = head_pose(landmarks, size), None
+            else:
+                pose, moves = mesh_head_pose(mesh.points * s, size), measure(mesh.points)
+            faces.append((tuple(float(v) * s for v in d.box), float(d.score), landmarks, pose, crop, moves))
         return _Looked(frame.t, faces, time.perf_counter() - start)
 
     def add(self, looked: "_Looked") -> None:
@@ -158,9 +165,9 @@ class VideoAnalyzer:
         self.stage_s["detect"] += looked.seconds
         boxes = np.array([f[0] for f in looked.faces], dtype=np.float64).reshape(-1, 4)
         ids = self.tracker.update(boxes, looked.t)
-        for (box, score, landmarks, pose, crop), tid in zip(looked.faces, ids):
+        for (box, score, landmarks, pose, crop, moves), tid in zip(looked.faces, ids):
             sample = FaceSample(looked.t, tid, box, score, landmarks, raw=None, yaw=pose and pose.yaw,
-                                pitch=pose and pose.pitch, turn=pose and pose.turn)
+                                pitch=pose and pose.pitch, turn=pose and pose.turn, movements=moves)
             self._pending.append((sample, crop))
         if len(self._pending) >= self.batch_faces:
             self._flush()

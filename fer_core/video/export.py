@@ -2,7 +2,9 @@
 annotated copy of the clip for sharing.
 
 Timeline schema (CSV columns, JSON "timeline" rows): time_s, track, x, y, w, h, label, one column per class
-(the smoothed probability, named by the class), then uncertain, facing_camera, yaw_deg, pitch_deg.
+(the smoothed probability, named by the class), then uncertain, facing_camera, yaw_deg, pitch_deg, and the
+facial movements measured on the Face Mesh (`detection.movements`: mouth_corners_raised, mouth_open, ...; in eye
+spacings against FER+ neutral faces; empty where no mesh fitted): a compact summary of the 468 points.
 One row per sampled frame and face; sampled frames without a face have no row (JSON lists every sampled
 time under "sampled_times_s").
 """
@@ -18,6 +20,7 @@ import av
 import cv2
 import numpy as np
 
+from fer_core.detection.movements import MOVEMENTS
 from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP
 from fer_core.labels import COLORS_RGB
 from fer_core.report import to_csv
@@ -26,7 +29,7 @@ from fer_core.video.decode import VideoSource, iter_frames
 from fer_core.video.summary import uncertain_mask
 
 BASE_COLUMNS = ("time_s", "track", "x", "y", "w", "h", "label")
-EXTRA_COLUMNS = ("uncertain", "facing_camera", "yaw_deg", "pitch_deg")
+EXTRA_COLUMNS = ("uncertain", "facing_camera", "yaw_deg", "pitch_deg", *(m.key for m in MOVEMENTS))
 SHARE_MAX_SIDE = 720
 
 
@@ -40,7 +43,8 @@ def _row(s: FaceSample, labels: tuple[str, ...]) -> dict:
             "label": labels[int(np.argmax(s.probs))], **{c: round(float(p), 4) for c, p in zip(labels, s.probs)},
             "uncertain": bool(uncertain_mask(s.probs[None])[0]),
             "facing_camera": None if s.turn is None else bool(s.turn <= 30.0),
-            "yaw_deg": s.yaw, "pitch_deg": s.pitch}
+            "yaw_deg": s.yaw, "pitch_deg": s.pitch,
+            **{m.key: None if s.movements is None else s.movements[m.key] for m in MOVEMENTS}}
 
 
 def timeline_rows(analysis: VideoAnalysis) -> list[dict]:

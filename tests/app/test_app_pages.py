@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from fer_core.detection.registry import DEFAULT_DETECTOR
 from fer_core.model.catalog import DEFAULT_MODEL, int8_twin
 from fer_core.model.checkpoint import resolve_model_path
 from fer_core.recognizer import Recognizer
@@ -44,7 +45,7 @@ def test_home_explains_privacy_and_responsible_use(app: AppTest) -> None:
     assert "no photo leaves" in words and "nothing is saved" in words
     assert "not a feeling" in words and "fer2013" in words and "children" in words
     assert at.button(key="try-sample").label == "Analyse this sample photo"
-    assert at.selectbox(key="detector").value == "mtcnn" and at.selectbox(key="method").value == "occlusion"
+    assert at.selectbox(key="detector").value == DEFAULT_DETECTOR and at.selectbox(key="method").value == "occlusion"
 
 
 def test_sidebar_pickers_come_from_the_registries(app: AppTest) -> None:
@@ -117,6 +118,7 @@ def test_model_page_without_measurements_says_not_measured(app: AppTest) -> None
     words = texts(at)
     assert "article 5(1)(f)" in words and "education institutions" in words and "medical or safety" in words
     assert "expression is not a feeling" in words
+    assert "mediapipe" in words and "apache-2.0" in words, "the face networks' origin and licence"
     if "metrics_test" not in json.loads(resolve_model_path(None).with_suffix(".json").read_text()):
         assert "not measured yet" in words
 
@@ -130,7 +132,7 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
         at.switch_page("app_pages/model.py").run()
         assert not at.exception
         assert len(at.get("plotly_chart")) == 4  # recall, confusion, reliability, robustness
-        assert len(at.dataframe) == 3  # real photos, heatmap faithfulness, speed
+        assert len(at.dataframe) == 4  # real photos, heatmap faithfulness, speed, the face networks
         assert [m.label for m in at.metric][:2] == ["Accuracy", "Balanced score (macro-F1)"]
         words = texts(at)
         assert "not measured yet" not in words

@@ -31,6 +31,12 @@ def test_predict_json_schema_and_happy_face() -> None:
             assert len(face["box"]) == 4 and all(isinstance(v, float) for v in face["box"])
             assert list(face["probs"]) == list(CLASSES)
             assert face["label"] == max(face["probs"], key=face["probs"].get)
+            # every frontal face here gets its 468 mesh points and the movements measured on them
+            mesh = face["mesh"]
+            assert len(mesh) == 468 and all(len(p) == 3 for p in mesh)
+            x, y, w, h = face["box"]
+            assert x - w < sum(p[0] for p in mesh) / 468 < x + 2 * w
+            assert set(face["movements"]) >= {"mouth_corners_raised", "mouth_open", "brows_raised", "eyes_widened"}
 
 
 def test_predict_table_and_bad_file(tmp_path) -> None:
@@ -86,8 +92,11 @@ def test_bench_json_keys() -> None:
     b = json.loads(proc.stdout)
     assert set(b) >= {"threads", "classify_ms_b1", "classify_faces_per_s_b64", "detect_ms_640x480",
                       "analyze_ms_1280x720"}
-    assert {"haar", "mtcnn", "default"} <= set(b["detect_ms_640x480"])
+    assert {"haar", "mtcnn", "blazeface", "blazeface-full", "default"} <= set(b["detect_ms_640x480"])
     assert b["classify_ms_b1"] > 0 and b["classify_faces_per_s_b64"] > 0
+    if b["analyze_with_mesh"]:  # the new keys, beside the old ones
+        assert 0 < b["mesh_ms_per_face"] <= b["mesh_ms_3_faces"]
+        assert 0 < b["analyze_ms_1280x720_without_mesh"] and b["analyze_faces"] == 3
 
 
 def test_bench_of_an_exported_model_times_its_reference_too() -> None:

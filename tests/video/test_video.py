@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.cli.main import main
+from fer_core.detection.movements import MOVEMENTS
 from fer_core.labels import CLASSES
 from fer_core.recognizer import Recognizer
 from fer_core.video import decode as video_decode
@@ -145,6 +146,12 @@ def test_csv_schema(analysed: dict) -> None:
         assert row["label"] == CLASSES[int(p.argmax())]
         assert int(row["track"]) == 1 and int(row["w"]) > 0 and int(row["h"]) > 0
     assert [float(r["time_s"]) for r in rows] == sorted(float(r["time_s"]) for r in rows)
+    # a compact summary of the mesh per row (the movements), not 468 columns
+    movement_columns = [m.key for m in MOVEMENTS]
+    assert set(movement_columns) <= set(header) and len(header) < 40
+    filled = [r for r in rows if r["mouth_open"] != ""]
+    assert len(filled) > 0.9 * len(rows), "a frontal face should get a mesh in nearly every frame"
+    assert all(-2 < float(r[c]) < 2 for r in filled for c in movement_columns)
 
 
 def test_json_schema(analysed: dict) -> None:
