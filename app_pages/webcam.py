@@ -16,13 +16,14 @@ st.write("Turn on your camera: FER Lens finds each face and shows which facial e
          "live. Freeze a frame to see which parts of the face drove the scores.")
 
 model = get_model()
-recognizer = get_recognizer(settings.detector.name)
+recognizer = get_recognizer(settings.detector.name)  # frozen frames: the sidebar's face finder
+stream_detector = settings.detector.stream_name  # the live stream: faces near the camera
 fast_twin = int8_twin(settings.model)
 
 video_col, panel_col = st.columns([1, 1], gap="large")
 with video_col:
     use_fast = fast_twin is not None and view.fast_engine_toggle()
-    processor = view.session_processor(get_recognizer(settings.detector.name, fast_twin) if use_fast else recognizer)
+    processor = view.session_processor(get_recognizer(stream_detector, fast_twin if use_fast else None))
     ctx = view.stream(processor)
     playing = ctx.state.playing
     view.controls(processor, recognizer, playing)
@@ -33,7 +34,8 @@ with panel_col:
 
 with st.expander("How the live view works", icon=":material/help:"):
     st.markdown(
-        "- Each camera frame goes to FER Lens on this computer. The face finder runs on every second frame "
+        "- Each camera frame goes to FER Lens on this computer. With BlazeFace chosen, the stream uses its "
+        "close-up net, made for faces near a camera. The face finder runs on every second frame "
         "(on every frame while no face is in view); in between, the boxes stay where they were, which at 30 "
         "frames a second is a few pixels at most.\n"
         "- Every face is scored on every frame, in one pass (the Photo page also scores a mirrored copy; a "

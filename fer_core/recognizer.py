@@ -109,12 +109,14 @@ class Recognizer:
         rgb = load_image(image)
         return self.analyze_rgb(rgb)
 
-    def analyze_rgb(self, rgb: np.ndarray, detections: list[Detection] | None = None) -> list[FaceResult]:
-        """Like `analyze` for an RGB uint8 array, optionally with detections from elsewhere (a tracker)."""
+    def analyze_rgb(self, rgb: np.ndarray, detections: list[Detection] | None = None,
+                    mesh: bool | None = None) -> list[FaceResult]:
+        """Like `analyze` for an RGB uint8 array, optionally with detections from elsewhere (a tracker);
+        `mesh=False` skips the Face Mesh for this call (the detections' landmarks align the faces)."""
         dets = self.detect(rgb) if detections is None else detections
         if not dets:
             return []
-        meshes = self.fit_meshes(rgb, dets)
+        meshes = self.fit_meshes(rgb, dets) if mesh is not False else [None] * len(dets)
         crops = np.stack([align_face(rgb, d.box, m.five_landmarks() if m is not None else d.landmarks, CROP_SIZE)
                           for d, m in zip(dets, meshes)])
         probs = self.classify_crops(crops)

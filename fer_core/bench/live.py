@@ -24,7 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
-from fer_core.detection.registry import DEFAULT_DETECTOR
+from fer_core.detection.registry import DEFAULT_DETECTOR, detector_info
 from fer_core.imageio import letterbox
 from fer_core.paths import shared_dir
 from fer_core.video.live import DETECT_EVERY, LiveProcessor, freeze_heap
@@ -78,6 +78,7 @@ def run_live_bench(minutes: float = 10.0, video: Path | None = None, threads: in
     if not video.exists():
         raise FileNotFoundError(f"{video} is missing (set FER_LENS_SHARED to the shared folder, or pass --video)")
     clip = webcam_frames(video)
+    detector = detector_info(detector).stream_name  # what the Webcam page streams with when this one is chosen
     recognizer = Recognizer(model, detector=detector)
     processor = LiveProcessor(recognizer, detect_every=detect_every)
     freeze_heap()  # as the Webcam page does once the model is loaded

@@ -95,8 +95,9 @@ def test_bench_json_keys() -> None:
     assert {"haar", "mtcnn", "blazeface", "blazeface-full", "default"} <= set(b["detect_ms_640x480"])
     assert b["classify_ms_b1"] > 0 and b["classify_faces_per_s_b64"] > 0
     if b["analyze_with_mesh"]:  # the new keys, beside the old ones
-        assert 0 < b["mesh_ms_per_face"] <= b["mesh_ms_3_faces"]
-        assert 0 < b["analyze_ms_1280x720_without_mesh"] and b["analyze_faces"] == 3
+        assert b["mesh_ms_per_face"] > 0 and b["analyze_ms_1280x720_without_mesh"] > 0
+        if b["analyze_faces"] == 3:  # the three shared faces (../shared present)
+            assert b["mesh_ms_3_faces"] >= b["mesh_ms_per_face"]
 
 
 def test_bench_of_an_exported_model_times_its_reference_too() -> None:

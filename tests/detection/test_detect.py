@@ -36,6 +36,9 @@ def detector(request):
 def test_registry_and_default():
     assert set(DETECTORS) == {"haar", "mtcnn", "blazeface", "blazeface-short", "blazeface-full"}
     assert all(info.title and info.note and info.label.startswith(info.title) for info in DETECTORS.values())
+    # a webcam's faces are near the camera: the default's stream runs the close-up net, a registered detector
+    assert DETECTORS[DEFAULT_DETECTOR].stream_name in DETECTORS
+    assert all(DETECTORS[d].stream_name == d for d in ("mtcnn", "haar", "blazeface-short"))
     assert DEFAULT_DETECTOR in DETECTORS
     with pytest.raises(ValueError, match="unknown face detector"):
         create_detector("nope")
