@@ -54,8 +54,9 @@ VARIANTS = {
 
 
 def ssd_anchors(input_size: int, strides: tuple[int, ...], interpolated_scale_aspect_ratio: float,
-                min_scale: float = 0.1484375, max_scale: float = 0.75, offset: float = 0.5) -> np.ndarray:
-    """Anchor centres (A, 2) in [0, 1], in MediaPipe's order (fixed anchor size: width = height = 1)."""
+                offset: float = 0.5) -> np.ndarray:
+    """Anchor centres (A, 2) in [0, 1], in MediaPipe's order. With a fixed anchor size (width = height = 1, as
+    both face graphs use) the calculator's min/max scales only set sizes, so they do not appear here."""
     layers = len(strides)
     centres, layer = [], 0
     while layer < layers:
@@ -68,7 +69,6 @@ def ssd_anchors(input_size: int, strides: tuple[int, ...], interpolated_scale_as
         grid = np.stack([(xs + offset) / side, (ys + offset) / side], axis=-1).reshape(-1, 1, 2)
         centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
         layer = last
-    del min_scale, max_scale  # they only set anchor sizes, which a fixed-size graph ignores
     return np.concatenate(centres).astype(np.float32)
 
 

@@ -301,8 +301,7 @@ class LiveProcessor:
         if self._last_t is not None and (t < self._last_t or t - self._last_t > NEW_STREAM_GAP_S):
             self._new_stream()
         self._last_t = t
-        fresh = not (self._dets and self._since_detect < self.detect_every - 1)
-        dets = self._detections(recognizer, rgb, t)
+        dets, fresh = self._detections(recognizer, rgb, t)
         # The mesh runs with the detector (every `detect_every` frames); in between, its landmarks from the last
         # fresh frame align the reused boxes, as the boxes themselves are reused: the same framing, half the cost.
         raw = recognizer.analyze_rgb(rgb, dets, mesh=fresh) if dets else []
@@ -333,19 +332,19 @@ class LiveProcessor:
             self._history.clear()
             self._faces = ()
 
-    def _detections(self, recognizer: Recognizer, rgb: np.ndarray, t: float) -> list[Detection]:
+    def _detections(self, recognizer: Recognizer, rgb: np.ndarray, t: float) -> tuple[list[Detection], bool]:
         """Fresh detections every `detect_every` frames (and on every frame while none are in view),
-        the previous ones otherwise; updates the track ids when they are fresh."""
+        the previous ones otherwise, and whether they are fresh; updates the track ids when they are."""
         if self._dets and self._since_detect < self.detect_every - 1:
             self._since_detect += 1
-            return self._dets
+            return self._dets, False
         dets = sorted(recognizer.detect(rgb), key=lambda d: -d.box[2] * d.box[3])[: self.max_faces]
         self._ids = self._tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), t)
         for gone in self._smoothed - set(self._tracker.active_ids):  # keeps the smoother's memory bounded
             self._smoother.forget(gone)
             self._smoothed.discard(gone)
         self._dets, self._since_detect = dets, 0
-        return dets
+        return dets, True
 
     def _faces_for(self, raw, labels: tuple[str, ...], t: float, smoothing: bool,
                    baseline: np.ndarray | None) -> tuple[LiveFace, ...]:
