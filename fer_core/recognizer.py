@@ -96,6 +96,14 @@ class Recognizer:
         """A Face Mesh per detection (None where it cannot fit one, or when meshes are off)."""
         return face_mesh.fit(rgb, detections) if self.mesh else [None] * len(detections)
 
+    @staticmethod
+    def aligned_crops(rgb: np.ndarray, detections: list[Detection],
+                      meshes: list[face_mesh.Mesh | None]) -> np.ndarray:
+        """(N, CROP_SIZE, CROP_SIZE, 3) crops, each levelled and framed from its mesh (or the detector's
+        landmarks where there is no mesh): what the classifier is given."""
+        return np.stack([align_face(rgb, d.box, m.five_landmarks() if m is not None else d.landmarks, CROP_SIZE)
+                         for d, m in zip(detections, meshes)])
+
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """The detector's faces, best first; with meshes on, weak ones the mesh sees no face in are dropped."""
         found = self.detector.detect(rgb)[: self.max_faces]
@@ -117,8 +125,7 @@ class Recognizer:
         if not dets:
             return []
         meshes = self.fit_meshes(rgb, dets) if mesh is not False else [None] * len(dets)
-        crops = np.stack([align_face(rgb, d.box, m.five_landmarks() if m is not None else d.landmarks, CROP_SIZE)
-                          for d, m in zip(dets, meshes)])
+        crops = self.aligned_crops(rgb, dets, meshes)
         probs = self.classify_crops(crops)
         return [FaceResult(box=tuple(float(v) for v in d.box), score=float(d.score), landmarks=d.landmarks,
                            probs=dict(zip(self.labels, map(float, p))), crop=c,

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.evaluation.metrics import compute_metrics, evaluate_crops
+from fer_core.evaluation.metrics import evaluate_crops
 from fer_core.model.checkpoint import load_model
-from fer_core.training.data import detector_canvas, load_dataset
+from fer_core.training.data import load_dataset
 
 
 def evaluate_dataset(data: str | Path, layout: str = "auto", split: str = "test", model: str | None = None,
@@ -24,22 +24,11 @@ def evaluate_dataset(data: str | Path, layout: str = "auto", split: str = "test"
         out["mode"] = "crops"
         return out
     from fer_core.detection.registry import DEFAULT_DETECTOR
+    from fer_core.evaluation.detected_crops import detected_crops
     from fer_core.recognizer import Recognizer
 
-    ds = load_dataset(data, layout, split, 192)  # detectors need more than 48 px to work
-    if limit:
-        ds = ds.subset(np.arange(min(limit, len(ds))))
     rec = Recognizer(loaded, detector=detector or DEFAULT_DETECTOR)
-    probs, found = [], 0
-    for img in ds.images:
-        rgb, _ = detector_canvas(img)
-        faces = rec.analyze_rgb(rgb)
-        if faces:
-            found += 1
-            best = max(faces, key=lambda f: f.box[2] * f.box[3])
-            probs.append([best.probs[c] for c in rec.labels])
-        else:
-            probs.append(rec.classify_crops(np.repeat(img[:, :, None], 3, axis=2)[None])[0])
-    out = compute_metrics(np.array(probs), ds.labels, loaded.spec.labels)
-    out.update(mode="detect", detector=rec.detector.name, faces_found=found / max(1, len(ds)))
+    ds, found = detected_crops(data, rec, layout, split, loaded.spec.source_size, limit=limit)
+    out = evaluate_crops(loaded.fast, loaded.spec, ds.images, ds.labels)
+    out.update(mode="detect", detector=rec.detector.name, faces_found=float(found.mean()) if len(found) else 0.0)
     return out

@@ -33,6 +33,8 @@ class ModelSpec:
     stem_pool: bool = True
 
     def create(self) -> torch.nn.Module:
+        if self.timm_name in OWN_ARCHITECTURES:
+            return OWN_ARCHITECTURES[self.timm_name](num_classes=len(self.labels), **self.timm_kwargs)
         model = timm.create_model(self.timm_name, pretrained=False, num_classes=len(self.labels),
                                   in_chans=self.in_chans, **self.timm_kwargs)
         if not self.stem_pool:
@@ -52,6 +54,16 @@ class ModelSpec:
         for k in ("mean", "std", "labels"):
             d[k] = tuple(d[k])
         return cls(**d)
+
+
+def _mesh_expression_net(**kwargs: Any) -> torch.nn.Module:
+    from fer_core.model.mesh_net import MeshExpressionNet
+
+    return MeshExpressionNet(**kwargs)
+
+
+# Architectures of our own, built from converted face networks rather than by timm (`timm_name` names them).
+OWN_ARCHITECTURES = {"face_mesh_fer": _mesh_expression_net}
 
 
 # FER2013 grey statistics (measured on FER2013Train: mean 0.508, std 0.255).
@@ -75,6 +87,11 @@ SPECS: dict[str, ModelSpec] = {
     # multiplies its features by (layer1: 16x16, layer2: 8x8, layer3: 4x4 for a 64 px face).
     "resnet10t_cbam": ModelSpec("resnet10t", 64, cam_layer="layer3",
                                 timm_kwargs={"block_args": {"attn_layer": "cbam"}}, **_FER_NORM),
+    # The Face Mesh's backbone (MediaPipe, face-pretrained; fer_core/model/mesh_net.py) with a new head: FER's
+    # 48 px faces upscaled to the mesh's 192 px, grey replicated to its 3 channels, its [0, 1] input range.
+    # Grad-CAM on `features`, the stride-16 stage: 6x6 positions.
+    "face_mesh_fer": ModelSpec("face_mesh_fer", 192, in_chans=3, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                               cam_layer="features"),
     "efficientvit_b0": ModelSpec("efficientvit_b0", 64, cam_layer="stages.3", **_FER_NORM),
 }
 

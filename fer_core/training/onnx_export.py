@@ -7,6 +7,7 @@ fill them in for the exported model itself.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import tempfile
@@ -41,11 +42,23 @@ def _calibration_batches(data: str | Path, spec, faces: int, seed: int = 0) -> l
     return [batch[i:i + 64] for i in range(0, len(batch), 64)]
 
 
+def _export_form(model: torch.nn.Module) -> torch.nn.Module:
+    """The model as exported: converted-graph segments (the Face Mesh backbone) switched to the op forms that
+    ONNX Runtime runs fast (see converted_net._prelu), on a copy; the shared model is never changed."""
+    if not any(hasattr(m, "onnx_forms") for m in model.modules()):
+        return model
+    twin = copy.deepcopy(model)
+    for m in twin.modules():
+        if hasattr(m, "onnx_forms"):
+            m.onnx_forms = True
+    return twin
+
+
 def _export_fp32(loaded: LoadedModel, path: Path) -> None:
     spec = loaded.spec
     example = torch.zeros(2, spec.in_chans, spec.input_size, spec.input_size)
     batch = torch.export.Dim("batch", min=1, max=4096)
-    torch.onnx.export(loaded.model, (example,), str(path), input_names=["input"], output_names=["logits"],
+    torch.onnx.export(_export_form(loaded.model), (example,), str(path), input_names=["input"], output_names=["logits"],
                       dynamic_shapes={"x": {0: batch}}, dynamo=True, opset_version=OPSET, verbose=False,
                       external_data=False)  # one self-contained file, whose checksum covers every weight
 

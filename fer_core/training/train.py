@@ -69,6 +69,19 @@ class TrainConfig:
     aug_scale: float = 0.15
     aug_shift: float = 0.1
     aug_degrees: float = 15.0
+    # Photos in the folders layout (e.g. ../shared/data/muxspace/train), framed by the app's own detector and
+    # alignment, added to FER2013Train with one-hot targets.
+    extra_train: str = ""
+    # Photos scored every epoch beside FER2013Valid (e.g. muxspace/valid, through the detector); the epoch is
+    # then chosen on the mean of the two accuracies, and the temperature on both sets together.
+    extra_valid: str = ""
+    backbone_lr_scale: float = 1.0  # learning rate of every layer but the classifier, relative to --lr
+    # Models with a landmark head (face_mesh_fer): weight of the loss that keeps it predicting the original
+    # Face Mesh's points on the same augmented faces.
+    landmark_weight: float = 0.0
+    # Stop (resumably) after this epoch without finishing the run; a later call, perhaps with another
+    # --epochs (the schedule is then re-planned from where it stands), resumes from runs/.../last.pt.
+    stop_after_epoch: int = 0
 
 
 def _git_commit() -> str:
@@ -110,6 +123,36 @@ def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, p: float,
     return lam * x + (1 - lam) * x[perm], lam * target + (1 - lam) * target[perm]
 
 
+def photo_crops(folder: str, split: str, size: int) -> FaceDataset:
+    """Photos in the folders layout as the app frames their faces (cached under .cache/data)."""
+    from fer_core.evaluation.detected_crops import detected_crops
+    from fer_core.recognizer import Recognizer
+
+    ds, found = detected_crops(folder, Recognizer(), "folders", split, size, cache_dir=Path(".cache/data"))
+    print(f"{folder}: {len(ds)} photos, a face found in {found.mean():.1%}", file=sys.stderr)
+    return ds
+
+
+def concat(a: FaceDataset, b: FaceDataset) -> FaceDataset:
+    return FaceDataset(np.concatenate([a.images, b.images]), np.concatenate([a.soft, b.soft]),
+                       np.concatenate([a.labels, b.labels]), a.names + b.names)
+
+
+def _param_groups(model: torch.nn.Module, lr: float, backbone_scale: float) -> list[dict[str, Any]]:
+    """Two groups: every layer but the classifier at lr x backbone_scale (a pretrained backbone moves slower
+    than its new head), and the classifier at lr."""
+    head = list(model.get_classifier().parameters())
+    rest = [p for p in model.parameters() if all(p is not h for h in head)]
+    return [{"params": rest, "lr": lr * backbone_scale}, {"params": head, "lr": lr}]
+
+
+def selection_score(rec: dict[str, Any]) -> float:
+    """What picks the epoch: FER2013Valid accuracy, or its mean with the extra valid set's."""
+    if "extra_valid_accuracy" in rec:
+        return (rec["valid_accuracy"] + rec["extra_valid_accuracy"]) / 2
+    return rec["valid_accuracy"]
+
+
 def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -123,6 +166,9 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     cache = Path(".cache/data")
     train_ds = load_dataset(cfg.data, cfg.layout, "train", spec.source_size, cache_dir=cache)
     valid_ds = load_dataset(cfg.data, cfg.layout, "valid", spec.source_size, cache_dir=cache)
+    if cfg.extra_train:
+        train_ds = concat(train_ds, photo_crops(cfg.extra_train, "", spec.source_size))
+    extra_valid = photo_crops(cfg.extra_valid, "", spec.source_size) if cfg.extra_valid else None
 
     model = spec.create()
     if cfg.init_from:
@@ -131,12 +177,14 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    groups = _param_groups(model, cfg.lr, cfg.backbone_lr_scale)
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
     else:
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
-                                                pct_start=0.15, div_factor=20, final_div_factor=200)
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
+                                                total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15,
+                                                div_factor=20, final_div_factor=200)
     augment = FaceAugment(spec.input_size, scale=cfg.aug_scale, shift=cfg.aug_shift, degrees=cfg.aug_degrees,
                           blur_p=cfg.blur_p)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -144,6 +192,13 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     images = torch.from_numpy(train_ds.images)
     soft = torch.from_numpy(distill_targets(train_ds, cfg.teacher, cfg.distill_weight))
     mean, std = torch.tensor(spec.mean).view(1, -1, 1, 1), torch.tensor(spec.std).view(1, -1, 1, 1)
+    teacher = None
+    if cfg.landmark_weight > 0:
+        from fer_core.model.mesh_net import MeshLandmarkTeacher, landmark_loss
+
+        if not hasattr(model, "forward_with_landmarks"):
+            raise ValueError(f"--landmark-weight needs a model with a landmark head; {cfg.arch} has none")
+        teacher = MeshLandmarkTeacher()
 
     start_epoch, history, best = 0, [], {"valid_accuracy": -1.0}
     last = out / "last.pt"
@@ -152,12 +207,17 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
         model.load_state_dict(state["model"])
         ema.module.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
+        replan = state["sched"].get("total_steps") != sched.total_steps
+        if replan:  # --epochs changed on resume: keep the position, follow the new schedule from here on
+            sched.last_epoch, sched._step_count = state["sched"]["last_epoch"], state["sched"]["_step_count"]
+            print(f"schedule re-planned for {cfg.epochs} epochs", file=sys.stderr)
+        else:
+            sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start_epoch, history, best = state["epoch"], json.loads(state["history"]), json.loads(state["best"])
         print(f"resumed from {last} at epoch {start_epoch}", file=sys.stderr)
 
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(start_epoch, min(cfg.epochs, cfg.stop_after_epoch or cfg.epochs)):
         model.train()
         t0 = time.time()
         idx = torch.multinomial(weights, steps_per_epoch * cfg.batch_size, replacement=True, generator=gen)
@@ -170,8 +230,13 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
             rng = np.random.default_rng([cfg.seed, epoch, step])
             x, target = mixup(x, soft[b], cfg.mixup_alpha, cfg.mixup_p, rng)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(x)
+                if teacher is None:
+                    logits = model(x)
+                else:
+                    logits, points = model.forward_with_landmarks(x)
             loss = _soft_cross_entropy(logits, target, cfg.label_smoothing)
+            if teacher is not None:
+                loss = loss + cfg.landmark_weight * landmark_loss(points.float(), teacher(x))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,9 +250,13 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
         vm = compute_metrics(softmax(v_logits), valid_ds.labels)
         rec = {"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, "valid_accuracy": vm["accuracy"],
                "valid_macro_f1": vm["macro_f1"], "seconds": round(time.time() - t0, 1), "bf16": use_bf16}
+        if extra_valid is not None:
+            em = compute_metrics(softmax(predict_logits(ema.module, extra_valid.images, spec)), extra_valid.labels)
+            rec.update(extra_valid_accuracy=em["accuracy"], extra_valid_macro_f1=em["macro_f1"])
         history.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
-        if vm["accuracy"] > best["valid_accuracy"]:
+        if selection_score(rec) > best.get("score", best["valid_accuracy"]):
+            rec["score"] = selection_score(rec)
             best = dict(rec)
             torch.save({"ema": ema.module.state_dict()}, out / "best.pt")
         torch.save({"model": model.state_dict(), "ema": ema.module.state_dict(), "opt": opt.state_dict(),
@@ -195,7 +264,10 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
                     "history": json.dumps(history), "best": json.dumps(best)}, out / "last.pt.tmp")
         (out / "last.pt.tmp").replace(last)
 
-    return finalize(cfg, spec, out, valid_ds, history, best, command)
+    if cfg.stop_after_epoch and cfg.stop_after_epoch < cfg.epochs:
+        print(f"stopped after epoch {cfg.stop_after_epoch}: run again to resume", file=sys.stderr)
+        return {"stopped_after_epoch": cfg.stop_after_epoch, "history": history}
+    return finalize(cfg, spec, out, valid_ds, history, best, command, extra_valid)
 
 
 def _is_run_checkpoint(init_from: str) -> bool:
@@ -246,7 +318,7 @@ def _base_run_card(init_from: str) -> dict[str, Any]:
 
 
 def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset,
-             history: list, best: dict, command: str) -> dict[str, Any]:
+             history: list, best: dict, command: str, extra_valid: FaceDataset | None = None) -> dict[str, Any]:
     """Fit the valid-set corrections on the best EMA weights, fold them in, and write safetensors + card."""
     base = _base_run_card(cfg.init_from)
     if base:  # a further cycle: the card must say how its starting weights were made too
@@ -259,10 +331,20 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
     model.eval()
     v_logits = predict_logits(model, valid_ds.images, spec)
     offset = fit_class_offsets(v_logits, valid_ds.labels, cfg.min_recall)
-    temperature = fit_temperature(v_logits + offset, valid_ds.labels)
+    if extra_valid is None:
+        temperature = fit_temperature(v_logits + offset, valid_ds.labels)
+    else:  # calibrated for FER's crops and for photos through the detector alike
+        e_logits = predict_logits(model, extra_valid.images, spec)
+        temperature = fit_temperature(np.concatenate([v_logits, e_logits]) + offset,
+                                      np.concatenate([valid_ds.labels, extra_valid.labels]))
     fold_into_classifier(model, offset, temperature)
     valid_probs = softmax(predict_logits(model, valid_ds.images, spec))
     valid_metrics = compute_metrics(valid_probs, valid_ds.labels)
+    metrics = {"valid": valid_metrics}
+    if extra_valid is not None:
+        metrics["extra_valid"] = dict(compute_metrics(softmax(predict_logits(model, extra_valid.images, spec)),
+                                                      extra_valid.labels), data=cfg.extra_valid,
+                                      mode="detect (crops framed by the app's detector and alignment)")
     name = cfg.name or f"fer-{cfg.arch.replace('_', '-')}"
     card = {
         "name": name,
@@ -270,8 +352,12 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
         "input": {"size": spec.input_size, "channels": spec.in_chans, "mean": list(spec.mean),
                   "std": list(spec.std), "source_size": spec.source_size, "test_time": "horizontal-flip average"},
         "labels": list(spec.labels),
-        "data": {"train": "FER2013Train with FER+ votes (soft targets), 28,385 images after the protocol",
-                 "selection": "FER2013Valid only (epoch, per-class logit offsets, temperature)",
+        "data": {"train": "FER2013Train with FER+ votes (soft targets), 28,385 images after the protocol"
+                          + (f", plus {cfg.extra_train} (photos, faces framed by the app's detector, one-hot "
+                             "targets)" if cfg.extra_train else ""),
+                 "selection": "FER2013Valid only (epoch, per-class logit offsets, temperature)" if not cfg.extra_valid
+                 else f"epoch: mean accuracy on FER2013Valid and {cfg.extra_valid} (through the detector); "
+                      "per-class logit offsets: FER2013Valid; temperature: both sets together",
                  "protocol": "FER+ majority, 8 classes (../shared/data/README.md)"},
         "training": {k: v for k, v in vars(cfg).items()},
         "training_command": command,
@@ -281,7 +367,7 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
                      "note": "folded into the final linear layer"},
         "best_epoch": best.get("epoch"),
         "history": history,
-        "metrics": {"valid": valid_metrics},
+        "metrics": metrics,
         "date": _dt.date.today().isoformat(),
         "git_commit": _git_commit(),
     }
