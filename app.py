@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
     st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:"),
     st.Page("app_pages/video.py", title="Video clip", icon=":material/movie:"),
+    st.Page("app_pages/many_clips.py", title="Many clips", icon=":material/video_library:"),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/science:"),
     st.Page("app_pages/model.py", title="About the model", icon=":material/fact_check:"),
 ]

@@ -8,11 +8,7 @@ from fer_core.video.analysis import VideoError
 from ui import video_view as view
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
-
-TYPES = ["mp4", "m4v", "mov", "webm", "avi", "mkv"]
-MAX_MB = 200  # per clip; photos keep their own, smaller limit
-RATES = {1.0: "1 per second (quickest)", 2.0: "2 per second", 5.0: "5 per second (recommended)",
-         10.0: "10 per second (finest, slowest)"}
+from ui.video_view import MAX_MB, RATES, TYPES
 
 settings = current()
 st.title("Video clip")

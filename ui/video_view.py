@@ -27,6 +27,10 @@ from .session_cache import memo
 from .settings import Settings
 from .video_figures import timeline_figure
 
+TYPES = ["mp4", "m4v", "mov", "webm", "avi", "mkv"]  # what the clip uploaders accept (Video, Many clips)
+MAX_MB = 200  # per clip; photos keep their own, smaller limit
+RATES = {1.0: "1 per second (quickest)", 2.0: "2 per second", 5.0: "5 per second (recommended)",
+         10.0: "10 per second (finest, slowest)"}  # frames analysed per second of video
 MAX_MINUTES = 30  # longer clips: the first 30 minutes are analysed (a few minutes of work on 2 cores)
 TIME_KEY = "video_t"
 
