@@ -5,7 +5,9 @@ stays thin (widgets -> one fer_core call -> render). Nothing is stored; uploads 
 Streamlit runs a folder of that name as an old-style multipage app, without this script, for a fresh server's
 first visitor who arrives by a direct link such as /model.)
 
-Run: `streamlit run app.py`
+Run: `streamlit run app.py`. Streamlit then finds the `st.App` below (it imports this file as a module, not
+as the page script), whose lifespan warms the default model in the background as the server starts
+(`ui/warmup.py`); every page run executes this file as `__main__` and draws the app.
 """
 from __future__ import annotations
 
@@ -13,19 +15,26 @@ import streamlit as st
 
 from ui.settings import sidebar
 
-st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
+if __name__ == "__main__":  # a page run: Streamlit's script runner executes this file as __main__
+    st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
 
-# Later pages (app_pages/webcam.py, app_pages/video.py) join this list.
-PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
-    st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:"),
-    st.Page("app_pages/video.py", title="Video clip", icon=":material/movie:"),
-    st.Page("app_pages/many_clips.py", title="Many clips", icon=":material/video_library:"),
-    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/science:"),
-    st.Page("app_pages/model.py", title="About the model", icon=":material/fact_check:"),
-]
+    # Later pages (app_pages/webcam.py, app_pages/video.py) join this list.
+    PAGES = [
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/photo.py", title="Photo", icon=":material/add_a_photo:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:"),
+        st.Page("app_pages/video.py", title="Video clip", icon=":material/movie:"),
+        st.Page("app_pages/many_clips.py", title="Many clips", icon=":material/video_library:"),
+        st.Page("app_pages/robustness.py", title="Robustness", icon=":material/science:"),
+        st.Page("app_pages/teach.py", title="Can you read this face?", icon=":material/school:", url_path="teach"),
+        st.Page("app_pages/model.py", title="About the model", icon=":material/fact_check:"),
+    ]
 
-page = st.navigation(PAGES)
-sidebar()
-page.run()
+    page = st.navigation(PAGES)
+    sidebar()
+    page.run()
+else:  # `streamlit run app.py` imports this module to find the server it should start
+    from ui.warmup import lifespan
+
+    app = st.App("app.py", lifespan=lifespan)

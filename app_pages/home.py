@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.samples import SAMPLE_CREDIT, sample_photo_rgb
+from fer_core.samples import HOME_VERDICT, SAMPLE_CREDIT, sample_photo_rgb
+from ui.trust import TRUST_FOR_CLASS, TRUST_WORDS
 
 st.title("FER Lens")
 st.markdown("#### See which **facial expression** a face shows, and why the computer thinks so.")
@@ -29,10 +30,17 @@ with intro:
         "grade or monitor anyone. See *About the model* for the limits and the law.")
 with sample:
     st.subheader("Try it now")
-    st.image(sample_photo_rgb(), width=260, caption=SAMPLE_CREDIT)
+    st.image(sample_photo_rgb(), width=260, caption=SAMPLE_CREDIT, alt=f"The sample photo: {SAMPLE_CREDIT}")
     if st.button("Analyse this sample photo", type="primary", icon=":material/play_arrow:", key="try-sample"):
         st.session_state["use_sample"] = True
         st.switch_page("app_pages/photo.py")
+    # The sample was chosen by measurement (fer_core/samples.py, `fer-lens showcase`); say what it showed.
+    if HOME_VERDICT == "faithful":
+        st.caption("Why this photo: its heatmap passes FER Lens's trust check (measured, not picked by eye).")
+    else:
+        st.caption("Why this photo: of the sample photos that come with FER Lens, its heatmap does best in FER "
+                   f"Lens's trust check, but none passes it fully. This one is *{TRUST_WORDS[HOME_VERDICT].lower()}*"
+                   f": {TRUST_FOR_CLASS[HOME_VERDICT][0].lower()}{TRUST_FOR_CLASS[HOME_VERDICT][1:]}")
     st.page_link("app_pages/photo.py", label="Or upload your own photos", icon=":material/upload:")
     st.page_link("app_pages/webcam.py", label="Or try it live with your webcam", icon=":material/videocam:")
     st.page_link("app_pages/video.py", label="Or follow the faces in a recorded clip", icon=":material/movie:")

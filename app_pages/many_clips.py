@@ -8,7 +8,7 @@ from fer_core.batch.settings import BatchSettings
 from ui import many_clips_view as view
 from ui.resources import get_recognizer
 from ui.settings import current
-from ui.video_view import MAX_MB, RATES, TYPES, show_notice
+from ui.video_view import FORMATS, MAX_MB, RATES, TYPES, show_notice
 
 UPLOAD, FOLDER = "Upload clips", "A folder on this computer"
 
@@ -28,7 +28,7 @@ source = st.radio("Where are the clips?", [UPLOAD, FOLDER], horizontal=True, key
                   help="A folder is offered only when FER Lens runs on this computer and you opened it at "
                        "localhost.") if local else UPLOAD
 if source == UPLOAD:
-    uploads = st.file_uploader(f"Clips (MP4, MOV, WebM or AVI; up to {limit_mb} MB each, at most {view.MAX_CLIPS} "
+    uploads = st.file_uploader(f"Clips ({FORMATS}; up to {limit_mb} MB each, at most {view.MAX_CLIPS} "
                                "clips)", type=TYPES, accept_multiple_files=True, key="many_upload",
                                max_upload_size=limit_mb) or []
     count = len(uploads)

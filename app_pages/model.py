@@ -1,7 +1,8 @@
 """About the model: the model card, read live from the checkpoint's JSON and explained for non-experts.
 
 Every figure comes from the card; a section the card lacks says "not measured yet" (nothing is computed
-here)."""
+here). Plain words first: model file names, the engine and the AUC figures appear with the sidebar's "Show
+technical details" switch."""
 from __future__ import annotations
 
 import pandas as pd
@@ -11,26 +12,32 @@ from fer_core import card as cards
 from fer_core.explain.registry import DEFAULT_METHOD, METHODS
 from ui.figures import confusion_heatmap, recall_bars, reliability_diagram, robustness_bars
 from ui.resources import get_model
+from ui.settings import technical
 
 NOT_MEASURED = "Not measured yet for this model."
 
 loaded = get_model()
 card = loaded.card
 scores = cards.scores(card)
+details = technical()
 
 st.title("About the model")
 st.markdown(
-    f"FER Lens uses the model **{loaded.name}**, a small image-recognition network "
-    f"(`{card.get('architecture', loaded.spec.timm_name)}`). It looks at each face as a "
-    f"{loaded.spec.source_size}x{loaded.spec.source_size}-pixel grey picture and gives a score to each of "
-    f"{len(loaded.spec.labels)} facial expressions: {', '.join(loaded.spec.labels)}.")
+    "FER Lens reads faces with a small image-recognition network that learned from thousands of labelled "
+    f"photos. It looks at each face as a {loaded.spec.source_size}x{loaded.spec.source_size}-pixel grey picture "
+    f"and gives a score to each of {len(loaded.spec.labels)} facial expressions: {', '.join(loaded.spec.labels)}."
+    + (f" The model is **{loaded.name}** (`{card.get('architecture', loaded.spec.timm_name)}`)." if details else ""))
 exported = (card.get("runtime") or {}).get("exported")
-st.caption(" · ".join(part for part in (f"trained {card['date']}" if card.get("date") else "",
-                                        f"exported {exported}" if exported else "",
-                                        f"code version {card['git_commit'][:10]}" if card.get("git_commit") else "",
-                                        f"file {loaded.path.name}" if loaded.path else "") if part))
-if note := cards.runtime_note(card):
-    st.info(note, icon=":material/speed:")
+if details:
+    st.caption(" · ".join(part for part in (f"trained {card['date']}" if card.get("date") else "",
+                                            f"exported {exported}" if exported else "",
+                                            f"code version {card['git_commit'][:10]}" if card.get("git_commit")
+                                            else "", f"file {loaded.path.name}" if loaded.path else "") if part))
+    if note := cards.runtime_note(card):
+        st.info(note, icon=":material/speed:")
+elif card.get("date"):
+    st.caption(f"Trained {card['date']}. Turn on *Show technical details* in the sidebar for its name, files and "
+               "engine.")
 
 # ---- limits and the law ------------------------------------------------------------------------------------
 st.header("Limits, and the law")
@@ -120,16 +127,19 @@ else:
 # ---- real photos ---------------------------------------------------------------------------------------------
 st.header("Does it work on real photos?")
 gen = card.get("generalisation")
-if not gen:
+posed = cards.posed_rows(gen)
+if not posed:
     st.info(NOT_MEASURED)
 else:
-    st.write(f"Posed example photos (one actor showing each expression): **{gen.get('posed_photos_correct', '?')}"
-             "** read as intended.")
-    posed = gen.get("posed_photos") or {}
-    if posed:
-        st.dataframe(pd.DataFrame([{"photo": k, "intended": v.get("expected"), "model said": v.get("predicted"),
-                                    "score": v.get("confidence")} for k, v in posed.items()]),
-                     hide_index=True, column_config={"score": st.column_config.NumberColumn(format="percent")})
+    sure = sum(r["read"] == cards.POSED_SURE for r in posed)
+    unsure = sum(r["read"] == cards.POSED_UNSURE for r in posed)
+    st.write(f"Posed example photos ({len(posed)} different people, each showing one expression): **{sure} of "
+             f"{len(posed)}** read as intended"
+             + (f", and {unsure} more as intended **but unsure** (FER Lens marks such a reading *uncertain*, so "
+                "it does not count as a success)" if unsure else "") + ".")
+    st.dataframe(pd.DataFrame(posed), hide_index=True,
+                 column_config={"score": st.column_config.NumberColumn(format="percent"),
+                                "read": st.column_config.TextColumn("read")})
 
 # ---- robustness ----------------------------------------------------------------------------------------------
 st.header("What throws it off?")
@@ -159,6 +169,8 @@ else:
     table = pd.DataFrame(rows)
     first = ["method", "faithful share"]
     table = table[first + [c for c in table.columns if c not in first]]
+    if not details:  # the engineer's figures (timings, AUCs) with the technical details only
+        table = table.drop(columns=[c for c in table.columns if "AUC" in c or c == "ms per face"])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "ms per face": st.column_config.NumberColumn(format="%.0f", help="Time to draw one heatmap"),
         "deletion AUC (lower is better)": st.column_config.NumberColumn(
@@ -174,9 +186,10 @@ else:
                  "hiding the middle of the face"),
         "faces": st.column_config.NumberColumn("test faces")})
     st.caption("A faithful heatmap points at the parts of the face the score really depends on. The test: "
-               "hide the highlighted parts first and the score should fall quickly (*deletion*, lower is "
-               "better); show only them and it should come back quickly (*insertion*, higher is better). "
-               "*Maps that passed* is the share of test faces where the map passed clearly.")
+               "hide the highlighted parts first and the score should fall quickly; show only them and it should "
+               "come back quickly. *Maps that passed* is the share of test faces where the map passed clearly."
+               + (" The two AUC columns measure those two curves (*deletion*, lower is better; *insertion*, "
+                  "higher is better)." if details else " Turn on *Show technical details* for the measurements."))
 
 # ---- speed -------------------------------------------------------------------------------------------------
 st.header("How fast is it?")
@@ -184,8 +197,18 @@ speed = cards.latency_rows(card.get("latency"))
 if speed is None:
     st.info(NOT_MEASURED)
 else:
-    st.dataframe(pd.DataFrame(speed, columns=["task", "time on this computer's processor"]), hide_index=True)
-    st.caption("Measured on an ordinary processor, without a graphics card.")
+    latency = card.get("latency") or {}
+    if details:
+        st.dataframe(pd.DataFrame(speed, columns=["task", "time (from the model card)"]), hide_index=True)
+    else:  # the gist in words; the table (face finders by name, batch sizes) is a technical detail
+        parts = [f"reading one face takes about {latency['classify_face_ms_with_tta']:.0f} ms"
+                 if "classify_face_ms_with_tta" in latency else "",
+                 f"a whole 1280x720 photo with {latency.get('analyze_faces', 'a few')} faces about "
+                 f"{latency['analyze_ms_1280x720']:.0f} ms" if "analyze_ms_1280x720" in latency else ""]
+        said = " and ".join(p for p in parts if p)
+        st.write(f"Quick enough for a live camera: {said}." if said else "See the technical details for the "
+                 "measured times.")
+    st.caption(cards.latency_source(latency))
 
 # ---- training ------------------------------------------------------------------------------------------------
 st.header("How faces are found and measured")
@@ -195,7 +218,8 @@ if networks:
              "on it: BlazeFace finds faces, the Face Mesh places the points that level the face and measure its "
              "movements (mouth corners, brows, eyes). FER Lens runs them as its own code, converted from the "
              "files of the `mediapipe` 0.10.14 package, under its Apache-2.0 licence; nothing is downloaded.")
-    st.dataframe(networks, hide_index=True, width="stretch")
+    if details:
+        st.dataframe(networks, hide_index=True, width="stretch")
 else:
     st.info("The MediaPipe face networks are not installed, so faces are found with MTCNN and no face mesh "
             "is measured.")
@@ -206,15 +230,16 @@ if data:
     st.markdown("\n".join(f"- **{k.replace('_', ' ')}**: {v}" for k, v in data.items()))
 else:
     st.info("Training data: not recorded yet for this model.")
-command = card.get("training_command")
+command = card.get("training_command") if details else None
 if command:
     st.write("To repeat the training:")
     st.code(command, language="bash")
-if card.get("export_command"):
+if details and card.get("export_command"):
     st.write("Then, to make this ONNX copy from it:")
     st.code(card["export_command"], language="bash")
-if card.get("training"):
+if details and card.get("training"):
     with st.expander("All training settings"):
         st.json(card["training"], expanded=True)
-with st.expander("The full model card (JSON)"):
-    st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)
+if details:
+    with st.expander("The full model card (JSON)"):
+        st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)

@@ -10,15 +10,14 @@ from ui import photo_view as view
 from ui.figures import expression_key
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
+from ui.trust import trust_help
 
 settings = current()
 st.title("Photo")
 st.write("Upload photos with faces. FER Lens scores each face for 8 facial expressions and shows which parts "
          "of the face the score came from.")
 
-uploads = st.file_uploader(f"Photos (JPG, PNG, WebP or BMP, up to {view.PHOTO_MAX_MB} MB each)",
-                           type=view.PHOTO_TYPES, accept_multiple_files=True, key="uploads",
-                           max_upload_size=view.PHOTO_MAX_MB)
+uploads = view.photo_uploader("Photos", "uploads", many=True)
 if st.session_state.get("use_sample"):
     if st.button("Remove the sample photo", icon=":material/close:", key="drop-sample"):
         st.session_state["use_sample"] = False
@@ -53,7 +52,10 @@ if not readable:
 if len(results) > 1:
     st.subheader("All photos")
     view.show_batch_table(results)
-view.show_downloads(results, recognizer)
+if any(r.faces for r in results):
+    view.show_downloads(results, recognizer)
+else:  # nothing to save: no empty table or file on offer
+    st.caption(":material/search_off: No face found, so there are no results to download.")
 
 with st.expander("How to read these results", icon=":material/help:"):
     st.markdown(
@@ -64,7 +66,8 @@ with st.expander("How to read these results", icon=":material/help:"):
         "blue = weak. With *…rather than*, red marks what speaks for the first expression and blue what "
         "speaks for the second.\n"
         "- **How far to trust this map** is measured on the spot: FER Lens hides the highlighted parts and "
-        "checks that the score really drops.\n"
+        "checks that the score really drops. In words for a class:\n"
+        f"{trust_help()}\n"
         "- Change the face finder or the heatmap method in the sidebar.")
 
 with_faces = [r for r in readable if r.faces] or readable

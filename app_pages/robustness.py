@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_core.evaluation.perturb import PERTURBATIONS
-from fer_core.samples import SAMPLE_NAME, sample_photo_png
+from fer_core.samples import ROBUSTNESS_CHANGE, ROBUSTNESS_FACE, ROBUSTNESS_SAMPLE, sample_png
 from ui import photo_view
 from ui import robustness_view as view
 from ui.resources import get_model, get_recognizer
@@ -17,14 +17,16 @@ st.write("A person still reads a smile behind sunglasses or in a dim room. A mod
          "about 28,000 small photos and only knows what they showed. Pick a face, change it the way real "
          "photos go wrong, and watch the scores and the heatmap move.")
 
-upload = st.file_uploader(f"A photo with a face (JPG, PNG, WebP or BMP, up to {photo_view.PHOTO_MAX_MB} MB)",
-                          type=photo_view.PHOTO_TYPES, key="robust-upload",
-                          max_upload_size=photo_view.PHOTO_MAX_MB)
+upload = photo_view.photo_uploader("A photo with a face", "robust-upload")
 if upload is not None:
     name, data = upload.name, upload.getvalue()
 else:
-    st.caption(f"No photo chosen, so this uses the sample photo ({SAMPLE_NAME}).")
-    name, data = SAMPLE_NAME, sample_photo_png()
+    # The sample, its face and the first change were chosen by measurement (fer_core/samples.py, `fer-lens
+    # showcase`): of the packaged samples' faces read with confidence, this change moves the score most.
+    st.caption(f"No photo chosen, so this uses a sample photo ({ROBUSTNESS_SAMPLE}), starting with "
+               f"*{PERTURBATIONS[ROBUSTNESS_CHANGE].title.lower()}*: of the sample photos that come with FER Lens, "
+               "that change moves a confident reading most (measured, not picked by eye).")
+    name, data = ROBUSTNESS_SAMPLE, sample_png(ROBUSTNESS_SAMPLE)
 
 model = get_model()
 settings = photo_view.usable_settings(settings, model)
@@ -37,10 +39,14 @@ if not result.ok or not result.faces:
     st.stop()
 
 left, right = st.columns(2)
-index = 0
+index = ROBUSTNESS_FACE if upload is None and ROBUSTNESS_FACE < len(result.faces) else 0
 if len(result.faces) > 1:
+    if st.session_state.get("robust-face", 0) >= len(result.faces):  # a face number from an earlier photo
+        st.session_state["robust-face"] = index
+    st.session_state.setdefault("robust-face", index)
     index = left.selectbox("Face", range(len(result.faces)), format_func=lambda i: f"Face {i + 1}",
                            key="robust-face", help="Faces are numbered as on the Photo page.")
+st.session_state.setdefault("robust-change", ROBUSTNESS_CHANGE)
 change = right.selectbox("Change the face", list(PERTURBATIONS), key="robust-change",
                          format_func=lambda k: PERTURBATIONS[k].title)
 right.caption(PERTURBATIONS[change].what)

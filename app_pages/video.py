@@ -8,7 +8,8 @@ from fer_core.video.analysis import VideoError
 from ui import video_view as view
 from ui.resources import get_model, get_recognizer
 from ui.settings import current
-from ui.video_view import MAX_MB, RATES, TYPES
+from ui.trust import trust_help
+from ui.video_view import FORMATS, MAX_MB, RATES, TYPES
 
 settings = current()
 st.title("Video clip")
@@ -18,7 +19,7 @@ st.write("Upload a recorded clip. FER Lens follows every face through it and sho
 view.show_notice()
 
 upload_col, rate_col = st.columns([3, 1.2])
-upload = upload_col.file_uploader(f"Clip (MP4, MOV, WebM or AVI, up to {MAX_MB} MB)", type=TYPES, key="video_upload",
+upload = upload_col.file_uploader(f"Clip ({FORMATS}, up to {MAX_MB} MB)", type=TYPES, key="video_upload",
                                   max_upload_size=MAX_MB)
 fps = rate_col.selectbox("Frames analysed", list(RATES), index=2, format_func=RATES.get, key="video_fps",
                          help="How many frames of each second of video are looked at. More is finer but slower.")
@@ -66,4 +67,5 @@ with st.expander("How to read these results", icon=":material/help:"):
         "of attention: people listen with their heads down, too.\n"
         "- **Heatmaps** colour the parts of the face that drove the reading (change the method in the sidebar). "
         "**How far to trust this map** is measured on the spot, as on the Photo page: FER Lens hides the "
-        "highlighted parts and checks that the score really drops.")
+        "highlighted parts and checks that the score really drops. In words for a class:\n"
+        f"{trust_help()}")

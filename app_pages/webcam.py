@@ -8,7 +8,8 @@ from fer_core.model.catalog import int8_twin
 from ui import photo_view
 from ui import webcam_view as view
 from ui.resources import get_model, get_recognizer
-from ui.settings import current
+from ui.settings import current, technical
+from ui.trust import trust_help
 
 settings = current()
 st.title("Webcam")
@@ -39,22 +40,28 @@ with st.expander("How the live view works", icon=":material/help:"):
         "(on every frame while no face is in view); in between, the boxes stay where they were, which at 30 "
         "frames a second is a few pixels at most.\n"
         "- Every face is scored on every frame, in one pass (the Photo page also scores a mirrored copy; a "
-        "frozen frame gets that too). **Smoothing** averages over about half a second.\n"
-        "- The **fast engine** is the same model with its numbers rounded to 8-bit integers (int8) and run "
-        "by ONNX Runtime: 3 to 6 times quicker per face (more on newer processors), and on the FER+ test faces "
-        "it scores within 0.1 points of the full model. "
-        "Frozen frames and heatmaps always use the full-precision model.\n"
+        "frozen frame gets that too). **Smoothing** averages over about half a second. The label on the video "
+        "and the panel beside it show the same reading, renewed twice a second.\n"
+        "- The live view runs on a **lighter copy of the same model**, several times quicker and nearly as "
+        "accurate; frozen frames and heatmaps use the full model."
+        + (" (Technically: its numbers are rounded to 8-bit integers (int8) and run by ONNX Runtime, 3 to 6 "
+           "times quicker per face, within 0.1 points of the full model on the FER+ test faces.)"
+           if technical() else "") + "\n"
         "- When the computer cannot keep up, frames are **skipped, not queued**, so the picture never lags "
-        "behind. *Analysed per second* and *Added delay* show how it is doing.\n"
+        "behind. *Analysed per second* shows how it is doing"
+        + (", and *Added delay* how much later than the camera a frame is shown" if technical() else "") + ".\n"
         "- Face numbers stay with a face while it is in view; a face that leaves for more than 2 seconds gets "
         "a new number when it comes back.\n"
         "- Scores say how much a face *looks like* the faces people labelled with each expression. They are "
-        "not a measure of feelings.")
+        "not a measure of feelings.\n"
+        "- A frozen frame's heatmaps carry a note on how far to trust them. In words for a class:\n"
+        f"{trust_help()}")
 
 result = view.frozen()
 if result is not None:
     st.divider()
-    st.subheader("Frozen frame")
+    st.subheader("Frozen frame", anchor=view.FROZEN_ANCHOR)
+    view.scroll_to_frozen()
     st.caption("Scores of this single frame (with the mirrored pass, as on the Photo page), so they can "
                "differ a little from the smoothed live scores.")
     view.discard_button()

@@ -110,6 +110,44 @@ def latency_rows(latency: dict[str, Any] | None) -> list[tuple[str, str]] | None
     return rows or None
 
 
+def latency_source(latency: dict[str, Any] | None) -> str | None:
+    """Where and when the `bench` figures were measured, in one sentence: never on the computer reading them."""
+    if not latency:
+        return None
+    where = ", ".join(part for part in (
+        f"on {latency['measured_on']}" if latency.get("measured_on") else "",
+        latency.get("processor") or "",
+        f"{latency['threads']} processor threads" if latency.get("threads") else "") if part)
+    return ("Measured with `fer-lens bench` on the computer that made this model card"
+            + (f" ({where})" if where else "") + ", without a graphics card: not on this computer"
+            + ("" if latency.get("measured_on") else ", and the card does not record when") + ".")
+
+
+POSED_SURE, POSED_UNSURE, POSED_MISSED = "as intended", "as intended, but unsure", "not as intended"
+
+
+def posed_rows(generalisation: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """One row per posed photo of the card's `media-check`: what was posed, what the model said and how it
+    counts. A reading the app would mark uncertain does not count as read as intended: it counts as
+    POSED_UNSURE (from the card's own `uncertain` flag, else from the top score alone, which is all older
+    cards recorded)."""
+    from fer_core.evaluation.uncertainty import UNCERTAIN_TOP
+
+    posed = (generalisation or {}).get("posed_photos")
+    if not isinstance(posed, dict) or not posed:
+        return None
+    rows = []
+    for photo, r in posed.items():
+        confidence = r.get("confidence")
+        unsure = r.get("uncertain")
+        if unsure is None:
+            unsure = confidence is None or confidence < UNCERTAIN_TOP
+        hit = r.get("predicted") is not None and r.get("predicted") == r.get("expected")
+        rows.append({"photo": photo, "intended": r.get("expected"), "model said": r.get("predicted"),
+                     "score": confidence, "read": POSED_MISSED if not hit else POSED_UNSURE if unsure else POSED_SURE})
+    return rows
+
+
 def faithfulness_rows(card: dict[str, Any]) -> list[dict[str, Any]] | None:
     """One row per explanation method from the card's `explain_bench` section, or None when absent."""
     bench = card.get("explain_bench")

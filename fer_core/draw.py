@@ -1,6 +1,7 @@
 """Drawing results on images (boxes and labels coloured by class), shared by the app and the CLI."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -8,55 +9,109 @@ import numpy as np
 
 from fer_core.labels import COLORS_RGB
 
+DISPLAY_WIDTH = 640  # screen pixels a photo is assumed to be shown at, when the caller does not say
+LABEL_PX = 15  # height of a label's letters on screen: readable on a projector from the back of a room
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_FONT_PX = 22  # letter height of _FONT at scale 1
 
-def annotate(rgb: np.ndarray, faces: Sequence, thickness: int | None = None) -> np.ndarray:
-    """A copy of the image with one labelled box per face (`faces` are FaceResult-like objects).
 
-    Labels go above their box, else below it, else inside its top edge: whichever spot first stays inside
-    the image and clear of the labels already drawn, so the labels of faces side by side stay readable."""
-    out = rgb.copy()
-    scale = max(out.shape[:2]) / 1000
-    thickness = thickness or max(2, int(round(3 * scale)))
-    font_scale = max(0.5, 0.8 * scale)
-    text_thickness = max(1, thickness // 2)
-    placed: list[tuple[int, int, int, int]] = []
+def label_font(image_width: int, display_width: int | None = None) -> tuple[float, int]:
+    """(font scale, line thickness) that make labels LABEL_PX tall when an image `image_width` pixels wide is
+    shown `display_width` screen pixels wide: the letters grow with the photo's reduction, not its size."""
+    per_screen_px = image_width / max(display_width or DISPLAY_WIDTH, 1)
+    return max(0.4, LABEL_PX * per_screen_px / _FONT_PX), max(1, int(round(1.4 * per_screen_px)))
+
+
+@dataclass(frozen=True)
+class Label:
+    """One face's label as drawn: its text and where it sits, (x0, y0, x1, y1) in image pixels."""
+
+    text: str
+    rect: tuple[int, int, int, int]
+    baseline: int
+    pad: int
+
+
+def label_layout(shape: tuple[int, ...], faces: Sequence, display_width: int | None = None) -> list[Label]:
+    """Where `annotate` puts each face's label (see there), in the order of `faces`."""
+    font_scale, text_thickness = label_font(shape[1], display_width)
     boxes = [tuple(int(round(v)) for v in face.box) for face in faces]
-    for (x, y, w, h), face in zip(boxes, faces):
+    placed: list[tuple[int, int, int, int]] = []
+    labels = []
+    pad = max(2, text_thickness * 2)
+    for i, face in enumerate(faces):
+        others = [(bx, by, bx + bw, by + bh) for k, (bx, by, bw, bh) in enumerate(boxes) if k != i]
+        texts = [f"{i + 1}: {face.label} {face.confidence:.0%}", f"{i + 1}: {face.label}", f"{i + 1}"]
+        sizes = [cv2.getTextSize(t, _FONT, font_scale, text_thickness) for t in texts]
+        found = None
+        for text, ((tw, th), base) in zip(texts, sizes):
+            rect = _label_rect(shape, others + placed, boxes[i], tw + 2 * pad, th + base + 2 * pad)
+            if rect is not None:
+                found = Label(text, rect, base, pad)
+                break
+        if found is None:  # nowhere clear: the number where it covers least
+            (tw, th), base = sizes[-1]
+            found = Label(texts[-1], _least_covering(shape, others + placed, boxes[i], tw + 2 * pad,
+                                                    th + base + 2 * pad), base, pad)
+        placed.append(found.rect)
+        labels.append(found)
+    return labels
+
+
+def annotate(rgb: np.ndarray, faces: Sequence, thickness: int | None = None,
+             display_width: int | None = None) -> np.ndarray:
+    """A copy of the image with one labelled box per face (`faces` are FaceResult-like objects, numbered in
+    the order given: the Recognizer gives reading order).
+
+    The letters are sized for the width the image is shown at (`display_width` screen pixels, see
+    `label_font`). Each label goes above its box, below it, or inside its top or bottom edge: the first spot
+    that stays inside the image and clear of the other faces and of the labels already drawn. Where no spot
+    is clear (a crowded photo), the label drops its score, then its expression, down to the face's number,
+    which takes the spot that covers the least if none is clear either."""
+    out = rgb.copy()
+    font_scale, text_thickness = label_font(out.shape[1], display_width)
+    thickness = thickness or max(2, 2 * text_thickness)
+    for face in faces:
+        x, y, w, h = (int(round(v)) for v in face.box)
         cv2.rectangle(out, (x, y), (x + w, y + h), COLORS_RGB.get(face.label, (255, 255, 255)), thickness)
-    for i, ((x, y, w, h), face) in enumerate(zip(boxes, faces), 1):
-        color = COLORS_RGB.get(face.label, (255, 255, 255))
-        text = f"{i}: {face.label} {face.confidence:.0%}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_thickness)
-        rect = _label_rect(out.shape, placed, x, y, w, h, tw + 4, th + base + 4)
-        placed.append(rect)
-        x0, y0, x1, y1 = rect
-        cv2.rectangle(out, (x0, y0), (x1, y1), color, -1)
-        cv2.putText(out, text, (x0 + 2, y1 - base - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
-                    text_thickness, cv2.LINE_AA)
+    for face, label in zip(faces, label_layout(out.shape, faces, display_width)):
+        x0, y0, x1, y1 = label.rect
+        cv2.rectangle(out, (x0, y0), (x1, y1), COLORS_RGB.get(face.label, (255, 255, 255)), -1)
+        cv2.putText(out, label.text, (x0 + label.pad, y1 - label.baseline - label.pad), _FONT, font_scale,
+                    (0, 0, 0), text_thickness, cv2.LINE_AA)
     return out
 
 
-def _label_rect(shape: tuple[int, ...], placed: list[tuple[int, int, int, int]], x: int, y: int, w: int,
-                h: int, lw: int, lh: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) for a lw x lh label of the box (x, y, w, h): the first free candidate spot."""
+def _spots(shape: tuple[int, ...], box: tuple[int, int, int, int], lw: int, lh: int
+           ) -> list[tuple[int, int, int, int]]:
+    """Candidate (x0, y0, x1, y1) spots for a lw x lh label of `box`, in order of preference, inside the image:
+    above, below, inside the top edge, inside the bottom edge; each left-aligned, right-aligned, centred."""
     H, W = shape[:2]
-    x0 = min(max(0, x), max(0, W - lw))
-    candidates = [y - lh - 1, y + h + 1, y + 1]  # above, below, inside the top edge
-    candidates += [y - lh - 1 - k * lh for k in range(1, 4)] + [y + h + 1 + k * lh for k in range(1, 4)]
+    x, y, w, h = box
+    lefts = [min(max(0, v), max(0, W - lw)) for v in (x, x + w - lw, x + (w - lw) // 2)]
+    tops = [y - lh - 1, y + h + 1, y + 1, y + h - lh - 1]
+    return [(x0, top, x0 + lw, top + lh) for top in tops for x0 in dict.fromkeys(lefts)
+            if top >= 0 and top + lh <= H]
 
-    def free(r: tuple[int, int, int, int]) -> bool:
-        return all(r[2] <= p[0] or r[0] >= p[2] or r[3] <= p[1] or r[1] >= p[3] for p in placed)
 
-    fallback = None
-    for top in candidates:
-        r = (x0, top, x0 + lw, top + lh)
-        if top < 0 or top + lh > H:
-            continue
-        fallback = fallback or r
-        if free(r):
-            return r
-    top = min(max(0, y - lh - 1), max(0, H - lh))
-    return fallback or (x0, top, x0 + lw, top + lh)
+def _overlap(r: tuple[int, int, int, int], others: list[tuple[int, int, int, int]]) -> int:
+    return sum(max(0, min(r[2], o[2]) - max(r[0], o[0])) * max(0, min(r[3], o[3]) - max(r[1], o[1]))
+               for o in others)
+
+
+def _label_rect(shape: tuple[int, ...], taken: list[tuple[int, int, int, int]], box: tuple[int, int, int, int],
+                lw: int, lh: int) -> tuple[int, int, int, int] | None:
+    """The first candidate spot clear of every rectangle in `taken` (other faces, labels drawn), or None."""
+    return next((r for r in _spots(shape, box, lw, lh) if not _overlap(r, taken)), None)
+
+
+def _least_covering(shape: tuple[int, ...], taken: list[tuple[int, int, int, int]],
+                    box: tuple[int, int, int, int], lw: int, lh: int) -> tuple[int, int, int, int]:
+    spots = _spots(shape, box, lw, lh)
+    if spots:
+        return min(spots, key=lambda r: _overlap(r, taken))
+    H, W = shape[:2]  # a label larger than the image itself: its top-left corner
+    return 0, 0, min(lw, W), min(lh, H)
 
 
 def draw_meshes(rgb: np.ndarray, faces: Sequence) -> np.ndarray:

@@ -14,6 +14,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 50_000_000  # ~8K x 6K; anything larger is refused before decoding
+# What the app's photo uploaders accept (their `type=`), and the same in words for every message that lists
+# it, so a message never offers a format the uploader refuses. (`load_image` itself reads more: TIFF, GIF…)
+PHOTO_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp")
+_FORMAT_NAMES = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP"}
+_NAMES = list(dict.fromkeys(_FORMAT_NAMES[t] for t in PHOTO_TYPES))
+PHOTO_FORMATS = ", ".join(_NAMES[:-1]) + f" or {_NAMES[-1]}"  # "JPEG, PNG, WebP or BMP"
 ImageInput = Union[str, Path, bytes, Image.Image, np.ndarray]
 
 
@@ -75,8 +81,7 @@ def load_image(src: ImageInput) -> np.ndarray:
                 return pil_to_rgb(im)
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if isinstance(exc, UnidentifiedImageError):
-                raise ImageLoadError("this is not an image we can read (supported: JPEG, PNG, WebP, BMP, "
-                                     "TIFF, GIF)") from exc
+                raise ImageLoadError(f"this is not an image we can read (use {PHOTO_FORMATS})") from exc
             raise ImageLoadError("image is too large (possible decompression bomb)") from exc
         except ImageLoadError:
             raise

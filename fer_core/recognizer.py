@@ -18,6 +18,7 @@ from fer_core.detection.registry import DEFAULT_DETECTOR, create_detector
 from fer_core.imageio import ImageInput, load_image
 from fer_core.model.checkpoint import LoadedModel, load_model
 from fer_core.model.preprocess import crops_to_input
+from fer_core.reading_order import reading_order
 
 
 @dataclass
@@ -110,7 +111,9 @@ class Recognizer:
         return face_mesh.confirmed(rgb, found) if self.mesh and found else found
 
     def analyze(self, image: ImageInput) -> list[FaceResult]:
-        """All faces in an image with probabilities for every class; [] when there is no face.
+        """All faces in an image with probabilities for every class, in reading order (rows from the top,
+        left to right: `fer_core.reading_order`, so face 1 is the one a class would name first); [] when
+        there is no face.
 
         Raises `ImageLoadError` (a ValueError) with a readable message for inputs that are not images.
         """
@@ -119,9 +122,14 @@ class Recognizer:
 
     def analyze_rgb(self, rgb: np.ndarray, detections: list[Detection] | None = None,
                     mesh: bool | None = None) -> list[FaceResult]:
-        """Like `analyze` for an RGB uint8 array, optionally with detections from elsewhere (a tracker);
-        `mesh=False` skips the Face Mesh for this call (the detections' landmarks align the faces)."""
-        dets = self.detect(rgb) if detections is None else detections
+        """Like `analyze` for an RGB uint8 array, optionally with detections from elsewhere (a tracker), whose
+        order the results keep; `mesh=False` skips the Face Mesh for this call (the detections' landmarks
+        align the faces)."""
+        if detections is None:
+            found = self.detect(rgb)
+            dets = [found[i] for i in reading_order([d.box for d in found])]
+        else:
+            dets = detections
         if not dets:
             return []
         meshes = self.fit_meshes(rgb, dets) if mesh is not False else [None] * len(dets)

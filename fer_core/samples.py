@@ -1,33 +1,92 @@
-"""A sample photo that ships with an installed package, so anyone can try the app without a photo of
-their own: scikit-image's public-domain portrait of astronaut Eileen Collins (NASA, 1999).
+"""Sample photos that ship with installed packages, so anyone can try the app without a photo of their own
+(and without ../shared): public-domain portraits from scikit-image and matplotlib, and scikit-image's CC0
+"camera" photo.
 
-Kept light on purpose (no torch, no model imports): the Home page shows it before anything heavy loads."""
+Which one the Home page offers, and which face and change the Robustness page starts with, were chosen by
+measurement, not by eye: `fer-lens showcase` (fer_core/research/showcase.py) reads every face of every
+sample here as the app does and prints why. The constants below record its answer; a test re-measures it.
+
+Kept light on purpose (no torch, no model imports): the Home page shows the sample before anything heavy
+loads."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-SAMPLE_NAME = "astronaut.png"
-SAMPLE_CREDIT = "Astronaut Eileen Collins, NASA photo (public domain), shipped with scikit-image"
+
+@dataclass(frozen=True)
+class Sample:
+    name: str  # as the app shows it, like a file name
+    credit: str  # who made it and its licence, in one line
+    package: str  # the installed package it ships with
+
+    def path(self) -> Path:
+        if self.package == "matplotlib":
+            import matplotlib
+
+            return Path(matplotlib.get_data_path()) / "sample_data" / self.name
+        import skimage
+
+        return Path(skimage.__file__).parent / "data" / self.name
 
 
-@lru_cache(maxsize=1)
-def sample_photo_rgb() -> np.ndarray:
-    """The sample photo as an RGB uint8 array (512 x 512)."""
-    from skimage import data  # imported here: only the sample needs scikit-image
+SAMPLES: dict[str, Sample] = {s.name: s for s in (
+    Sample("astronaut.png", "Astronaut Eileen Collins, NASA photo (public domain), shipped with scikit-image",
+           "scikit-image"),
+    Sample("grace_hopper.jpg", "Computer scientist Grace Hopper, official U.S. Navy portrait (public domain), "
+           "shipped with matplotlib", "matplotlib"),
+    Sample("camera.png", "A photographer, by Lav Varshney (CC0), shipped with scikit-image", "scikit-image"),
+)}
 
-    rgb = data.astronaut()
-    rgb.setflags(write=False)  # shared by every caller
+# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v2, BlazeFace, Occlusion maps, 2 cores):
+#   astronaut.png     happiness 100%  map Partly faithful: gap 0.82, only 0.04 above a blob on the face centre;
+#                     no change moves its score by more than 7 points (mouth covered: 93%).
+#   grace_hopper.jpg  neutral 84%     map Partly faithful: gap 0.37, 0.52 above the blob; blurred: 84% -> 55%
+#                     (now unsure), mouth covered: 84% -> 57%.
+#   camera.png        neutral 56%     unsure; map Partly faithful; tilted or mouth covered: read as sadness.
+# No packaged face's map passes the trust check outright ("Faithful"), so the Home page says so (HOME_VERDICT);
+# Grace Hopper's is the one that beats the centre blob by most, on a reading that is not unsure. Her face
+# also gives the change that moves the score most on a sure reading: blurring (30 points, to "unsure").
+HOME_SAMPLE = "grace_hopper.jpg"
+HOME_VERDICT = "partial"  # the trust check's verdict on its default map, as measured above
+ROBUSTNESS_SAMPLE = "grace_hopper.jpg"
+ROBUSTNESS_FACE = 0  # in reading order
+ROBUSTNESS_CHANGE = "blur"  # a key of fer_core.evaluation.perturb.PERTURBATIONS
+
+SAMPLE_NAME = HOME_SAMPLE
+SAMPLE_CREDIT = SAMPLES[HOME_SAMPLE].credit
+
+
+@lru_cache(maxsize=len(SAMPLES))
+def sample_rgb(name: str) -> np.ndarray:
+    """One sample photo as an RGB uint8 array (read-only: shared by every caller)."""
+    from PIL import Image
+
+    with Image.open(SAMPLES[name].path()) as im:
+        rgb = np.asarray(im.convert("RGB")).copy()
+    rgb.setflags(write=False)
     return rgb
 
 
-@lru_cache(maxsize=1)
-def sample_photo_png() -> bytes:
-    """The sample photo as PNG bytes (what an upload of it would be)."""
+@lru_cache(maxsize=len(SAMPLES))
+def sample_png(name: str) -> bytes:
+    """One sample photo as PNG bytes (what an upload of it would be)."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(sample_photo_rgb()).save(buf, format="PNG")
+    Image.fromarray(sample_rgb(name)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def sample_photo_rgb() -> np.ndarray:
+    """The Home page's sample photo as an RGB uint8 array."""
+    return sample_rgb(HOME_SAMPLE)
+
+
+def sample_photo_png() -> bytes:
+    """The Home page's sample photo as PNG bytes."""
+    return sample_png(HOME_SAMPLE)

@@ -144,13 +144,63 @@ def test_figures_build() -> None:
     assert len(reliability_diagram([{"lo": 0, "hi": 1, "confidence": .5, "accuracy": .4, "count": 3}]).data) == 2
 
 
-def test_sample_photo_ships_with_scikit_image() -> None:
+def test_sample_photo_ships_with_an_installed_package() -> None:
     pytest.importorskip("skimage")
     from fer_core.imageio import load_image
-    from fer_core.samples import sample_photo_png, sample_photo_rgb
+    from fer_core.samples import HOME_SAMPLE, SAMPLES, sample_photo_png, sample_photo_rgb
 
-    assert sample_photo_rgb().shape == (512, 512, 3)
-    assert np.array_equal(load_image(sample_photo_png()), sample_photo_rgb())
+    rgb = sample_photo_rgb()
+    assert rgb.ndim == 3 and rgb.shape[2] == 3 and min(rgb.shape[:2]) >= 256 and HOME_SAMPLE in SAMPLES
+    assert np.array_equal(load_image(sample_photo_png()), rgb)
+
+
+def test_posed_photos_read_as_intended_but_unsure_do_not_count() -> None:
+    gen = {"posed_photos": {
+        "happy": {"expected": "happiness", "predicted": "happiness", "confidence": 0.97},
+        "sad": {"expected": "sadness", "predicted": "sadness", "confidence": UNCERTAIN_TOP - 0.1},
+        "angry": {"expected": "anger", "predicted": "anger", "confidence": 0.9, "uncertain": True},  # runner-up close
+        "disgusted": {"expected": "disgust", "predicted": "neutral", "confidence": 0.4}}}
+    read = {r["photo"]: r["read"] for r in cards.posed_rows(gen)}
+    assert read == {"happy": cards.POSED_SURE, "sad": cards.POSED_UNSURE, "angry": cards.POSED_UNSURE,
+                    "disgusted": cards.POSED_MISSED}
+    assert cards.posed_rows({}) is None
+
+
+def test_posed_rows_of_the_shipped_card_follow_the_uncertain_rule() -> None:
+    from fer_core.model.checkpoint import load_model
+
+    card = load_model(None).card
+    rows = cards.posed_rows(card.get("generalisation"))
+    if rows is None:
+        pytest.skip("the built-in model's card has no media-check")
+    posed = card["generalisation"]["posed_photos"]
+    for r in rows:
+        entry = posed[r["photo"]]
+        if r["read"] == cards.POSED_SURE:  # counted as read as intended: right, and not what the app calls unsure
+            assert entry["predicted"] == entry["expected"] and entry["confidence"] >= UNCERTAIN_TOP
+            assert not entry.get("uncertain")
+
+
+def test_speed_figures_say_where_they_were_measured() -> None:
+    said = cards.latency_source({"threads": 2, "measured_on": "2026-12-01", "processor": "AMD EPYC"})
+    assert "2026-12-01" in said and "AMD EPYC" in said and "not on this computer" in said
+    assert "does not record when" in cards.latency_source({"threads": 2})
+    assert cards.latency_source(None) is None
+
+
+def test_messages_list_exactly_the_photo_types_the_uploaders_accept() -> None:
+    """One constant: the uploaders' types and every message that lists formats (no TIFF or GIF, which the
+    uploaders refuse)."""
+    from fer_core.imageio import PHOTO_FORMATS, PHOTO_TYPES, ImageLoadError, load_image
+    from ui.photo_view import PHOTO_FORMATS as SHOWN_FORMATS
+    from ui.photo_view import PHOTO_TYPES as UPLOADER_TYPES
+
+    assert UPLOADER_TYPES == list(PHOTO_TYPES) and SHOWN_FORMATS == PHOTO_FORMATS
+    named = {w.strip().lower() for w in PHOTO_FORMATS.replace(" or ", ", ").split(",")}
+    assert named == {"jpeg" if t in ("jpg", "jpeg") else t for t in PHOTO_TYPES}
+    with pytest.raises(ImageLoadError) as err:
+        load_image(b"this is not a picture")
+    assert PHOTO_FORMATS in str(err.value) and "TIFF" not in str(err.value) and "GIF" not in str(err.value)
 
 
 def test_default_heatmap_method_is_the_one_measured_most_faithful() -> None:

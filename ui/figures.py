@@ -1,4 +1,8 @@
-"""Plotly figures for the pages. Plain functions of numbers, so tests can build them without Streamlit."""
+"""Plotly figures for the pages. Plain functions of numbers, so tests can build them without Streamlit.
+
+They work in the light and the dark theme alike: backgrounds are transparent and text takes the theme's colour
+(Streamlit's chart theme), and the only fixed colours are the colour-blind-safe class colours
+(`fer_core.labels`) and mid greys (MID_GREY) that read on white and on near-black."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -7,6 +11,22 @@ from fer_core.labels import hex_color
 from fer_core.report import ranked
 
 _MARGIN = dict(l=0, r=10, t=36, b=0)
+MID_GREY = "#8C8C8C"  # lines and marks that must show on the light and the dark background
+CLEAR = "rgba(0,0,0,0)"  # the page's own background shows through, in either theme
+
+
+def themed(fig: go.Figure) -> go.Figure:
+    """Transparent backgrounds, so a figure sits on the light or the dark theme alike."""
+    fig.update_layout(paper_bgcolor=CLEAR, plot_bgcolor=CLEAR)
+    return fig
+
+
+def text_on(colour: str) -> str:
+    """Black or white, whichever reads better on `colour` (a #rrggbb fill)."""
+    r, g, b = (int(colour.lstrip("#")[k:k + 2], 16) / 255 for k in (0, 2, 4))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#FFFFFF"
 
 
 def _colour(name: str) -> str:
@@ -26,7 +46,7 @@ def probability_bars(probs: dict[str, float], title: str = "") -> go.Figure:
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=270, margin=_MARGIN,
                       xaxis=dict(range=[0, 1.12], tickformat=".0%", title=None, showgrid=True),
                       yaxis=dict(title=None), showlegend=False)
-    return fig
+    return themed(fig)
 
 
 def recall_bars(recall: dict[str, float]) -> go.Figure:
@@ -39,7 +59,7 @@ def recall_bars(recall: dict[str, float]) -> go.Figure:
     fig.update_layout(height=300, margin=_MARGIN, xaxis=dict(range=[0, 1.12], tickformat=".0%"),
                       showlegend=False, title=dict(text="Named correctly, per expression",
                                                    font=dict(size=14)))
-    return fig
+    return themed(fig)
 
 
 def confusion_heatmap(shares: list[list[float]], counts: list[list[int]], classes: list[str]) -> go.Figure:
@@ -54,7 +74,7 @@ def confusion_heatmap(shares: list[list[float]], counts: list[list[int]], classe
                       xaxis=dict(title="what the model said", side="bottom", tickangle=-35),
                       yaxis=dict(title="what people labelled", autorange="reversed"),
                       title=dict(text="Who gets mistaken for whom", font=dict(size=14)))
-    return fig
+    return themed(fig)
 
 
 def reliability_diagram(bins: list[dict[str, float]]) -> go.Figure:
@@ -68,11 +88,11 @@ def reliability_diagram(bins: list[dict[str, float]]) -> go.Figure:
                          hovertemplate="confidence %{customdata[1]:.0%}: right %{y:.0%} of the time "
                                        "(%{customdata[0]} faces)<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly honest confidence",
-                             line=dict(color="#999999", dash="dash")))
+                             line=dict(color=MID_GREY, dash="dash")))
     fig.update_layout(height=380, margin=dict(l=0, r=10, t=10, b=0), legend=dict(orientation="h", y=-0.2),
                       xaxis=dict(title="how sure the model said it was", range=[0, 1], tickformat=".0%"),
                       yaxis=dict(title="how often it was right", range=[0, 1], tickformat=".0%"))
-    return fig
+    return themed(fig)
 
 
 def robustness_bars(report: dict) -> go.Figure:
@@ -86,18 +106,18 @@ def robustness_bars(report: dict) -> go.Figure:
                            customdata=[r["accuracy_drop"] for r in rows],
                            hovertemplate="%{y}: right %{x:.1%} of the time (%{customdata:.1%} less than on "
                                          "untouched faces)<extra></extra>"))
-    fig.add_vline(x=clean, line_dash="dash", line_color="#555555",
+    fig.add_vline(x=clean, line_dash="dash", line_color=MID_GREY,
                   annotation_text=f"untouched faces: {clean:.0%}", annotation_position="top")
     fig.update_layout(height=340, margin=dict(l=0, r=10, t=40, b=0), showlegend=False,
                       xaxis=dict(range=[0, 1.05], tickformat=".0%", title="share of test faces read correctly"))
-    return fig
+    return themed(fig)
 
 
 def expression_key(classes: list[str] | tuple[str, ...]) -> go.Figure:
     """The colour of each expression, as used by the boxes on photos and by every chart: one strip."""
     fig = go.Figure([go.Bar(x=[1], y=[""], orientation="h", name=c, marker_color=_colour(c), text=[c],
                             textposition="inside", insidetextanchor="middle", hoverinfo="skip",
-                            textfont=dict(color="white", size=12)) for c in classes])
+                            textfont=dict(color=text_on(_colour(c)), size=12)) for c in classes])
     fig.update_layout(barmode="stack", height=44, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
                       xaxis=dict(visible=False, range=[0, len(classes)]), yaxis=dict(visible=False),
                       plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")

@@ -8,13 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+import cv2
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from fer_core import imageio
 from fer_core.detection.movements import notable
 from fer_core.draw import annotate, draw_meshes
 from fer_core.evaluation.uncertainty import uncertainty
-from fer_core.explain.attribution import Explanation, check_faithfulness, explain
+from fer_core.explain.attribution import (
+    Explanation,
+    check_faithfulness,
+    check_faithfulness_many,
+    explain,
+    explain_crops,
+)
 from fer_core.explain.methods import available_methods
 from fer_core.explain.registry import DEFAULT_METHOD, METHODS
 from fer_core.explain.render import caption, legend, overlay_on_crop, overlay_on_photo
@@ -23,15 +32,24 @@ from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.report import PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv, to_json
 
 from .figures import probability_bars
-from .session_cache import memo
+from .session_cache import memo, memo_many
 from .settings import Settings
+from .trust import TRUST_FOR_CLASS, TRUST_LOOK
 
 PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+PHOTO_TYPES = list(imageio.PHOTO_TYPES)  # the photo uploaders' `type=`...
+PHOTO_FORMATS = imageio.PHOTO_FORMATS  # ...and the same in words, for their labels and messages
+
+
+def photo_uploader(what: str, key: str, many: bool = False, container=st):
+    """A photo uploader with the app's formats and size limit in its label (one place for both)."""
+    each = " each" if many else ""
+    return container.file_uploader(f"{what} ({PHOTO_FORMATS}, up to {PHOTO_MAX_MB} MB{each})", type=PHOTO_TYPES,
+                                   accept_multiple_files=many, key=key, max_upload_size=PHOTO_MAX_MB)
 MAX_FACE_CARDS = 12  # detailed cards per photo; the table and the downloads always hold every face
 NO_CONTRAST = "(nothing: show all evidence)"
-TRUST_LOOK = {"faithful": ":green[:material/verified:]", "partial": ":orange[:material/warning:]",
-              "weak": ":red[:material/error:]"}
+ANNOTATED_DISPLAY_PX = 420  # about how wide the annotated photo is shown (half the page on a 1280 px screen)
+HEATMAP_PX = 160  # the heatmap on each face card, with its colour scale under it
 
 
 # ---- computing, memoised per session ---------------------------------------------------------------------
@@ -62,6 +80,28 @@ class HeatmapRequest:
         return memo("explanations", self._key(),
                     lambda: explain(model, crop, self.method, self.target, contrast=self.contrast), max_items=96)
 
+    @staticmethod
+    def compute_many(requests: list["HeatmapRequest"], model: LoadedModel) -> list[Explanation]:
+        """Several faces' explanations, those not held yet computed together (occlusion: shared batches)."""
+        def missing(positions: list[int]) -> list[Explanation]:
+            picked = [requests[i] for i in positions]
+            crops = np.stack([r.result.faces[r.index].crop for r in picked])
+            if len({r.method for r in picked}) == 1 and all(r.contrast is None for r in picked):
+                return explain_crops(model, crops, picked[0].method, [r.target for r in picked])
+            return [explain(model, c, r.method, r.target, contrast=r.contrast) for c, r in zip(crops, picked)]
+
+        return memo_many("explanations", [r._key() for r in requests], missing, max_items=96)
+
+    @staticmethod
+    def checked_many(requests: list["HeatmapRequest"], model: LoadedModel) -> list[Explanation]:
+        """Several faces' trust checks, their deletion and insertion passes in shared batches."""
+        def missing(positions: list[int]) -> list[Explanation]:
+            picked = [requests[i] for i in positions]
+            crops = np.stack([r.result.faces[r.index].crop for r in picked])
+            return check_faithfulness_many(model, crops, HeatmapRequest.compute_many(picked, model))
+
+        return memo_many("checked_explanations", [r._key() for r in requests], missing, max_items=96)
+
     def checked(self, model: LoadedModel) -> Explanation:
         """The same explanation with its trust hint, measured on the map already drawn (not computed again)."""
         crop = self.result.faces[self.index].crop
@@ -85,6 +125,10 @@ def show_problems(results: Sequence[PhotoResult]) -> None:
 def show_batch_table(results: Sequence[PhotoResult]) -> None:
     """Every face of every photo in one table (what the CSV download holds)."""
     table = pd.DataFrame(result_rows(results))
+    none = table["expression"].isna()  # a file without a face, or that could not be read: say so in words
+    table["expression"] = table["expression"].astype(object)
+    table.loc[none, "expression"] = ["no face found" if n == "no face found" else "could not be used"
+                                     for n in table.loc[none, "note"]]
     columns = ["file", "face", "expression", "confidence", "uncertain", "note"]
     st.dataframe(table[columns], hide_index=True, width="stretch", column_config={
         "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
@@ -94,10 +138,15 @@ def show_batch_table(results: Sequence[PhotoResult]) -> None:
 
 
 def show_downloads(results: Sequence[PhotoResult], recognizer: Recognizer) -> None:
-    """CSV and JSON of all results, built in memory when clicked."""
+    """CSV and JSON of all results, and a printable report of one photo, built in memory when clicked."""
+    from .report_download import report_download  # it builds on this module
+
     rows = result_rows(results)
-    st.caption("Save the scores of every face in every photo (made on this computer when you click):")
-    c1, c2, _ = st.columns([1, 1, 2])
+    st.caption("Save the scores of every face in every photo, or a printable report of a photo (made on this "
+               "computer when you click):")
+    c1, c2, c3 = st.columns([1, 1, 1.2])
+    with c3:
+        report_download(results, recognizer)
     c1.download_button("Results as a table (CSV)", lambda: to_csv(rows), "fer-lens-results.csv", "text/csv",
                        on_click="ignore", icon=":material/table:", key="dl-csv", width="stretch")
     c2.download_button("Results as data (JSON)", lambda: to_json(results, model=recognizer.loaded.name,
@@ -121,20 +170,24 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
     """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes."""
     settings = usable_settings(settings, model)
     if not result.faces:
-        st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch")
+        st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch",
+                 alt=f"The photo {result.name}, in which no face was found")
         return
     stem = result.name.rsplit(".", 1)[0]
     n = len(result.faces)
     left, right = st.columns(2)
-    annotated = annotate(result.rgb, result.faces)
+    annotated = annotate(result.rgb, result.faces, display_width=ANNOTATED_DISPLAY_PX)
     with_mesh = any(f.mesh is not None for f in result.faces)
+    picture = left.empty()  # the photo first, level with the heatmap photo; the mesh switch under it
     if with_mesh and left.toggle("Show the face mesh", key=f"mesh-{result.digest[:12]}",
                                  help="The 468 points FER Lens measures on each face: they level the face for "
                                       "the model and give the facial movements listed on each card."):
         annotated = draw_meshes(annotated, result.faces)
-    left.image(annotated, width="stretch",
-               caption=f"{n} face{'s' if n > 1 else ''} found. Each box is coloured by the expression the "
-                       "model reads most strongly, with its score.")
+    picture.image(annotated, width="stretch",
+                  caption=f"{n} face{'s' if n > 1 else ''} found, numbered from left to right and top to bottom. "
+                          "Each box is coloured by the expression the model reads most strongly, with its score.",
+                  alt=f"{result.name} with a numbered box on each of its {n} face{'s' if n > 1 else ''}: "
+                      + "; ".join(f"face {k}, {f.label} {f.confidence:.0%}" for k, f in enumerate(result.faces, 1)))
     left.download_button("Download this annotated photo (PNG)", lambda: png_bytes(annotated),
                          f"{stem}-annotated.png", "image/png", on_click="ignore", icon=":material/download:",
                          key=f"dl-annotated-{result.digest[:12]}")
@@ -142,6 +195,7 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
     if n > MAX_FACE_CARDS:
         st.info(f"Showing details for the first {MAX_FACE_CARDS} of {n} faces; the table and the downloads "
                 "include every face.")
+    prefetch_heatmaps(result, model, settings)
     shown = []  # (face, explanation, request, trust note slot)
     for i, face in enumerate(result.faces[:MAX_FACE_CARDS]):
         card = face_card(result, i, face, model, settings)
@@ -156,12 +210,26 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
                    else "warm colours mark the areas that drove each face's score most")
         right.image(whole, width="stretch",
                     caption=f"Heatmaps ({settings.method.title}) on every face: {colours}. The cards "
-                            "below explain them one by one.")
+                            "below explain them one by one.",
+                    alt=f"{result.name} with {settings.method.title} heatmaps over its faces")
         right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
                               f"{stem}-heatmaps.png", "image/png", on_click="ignore",
                               icon=":material/download:", key=f"dl-heat-{result.digest[:12]}")
-    for _, _, request, slot in shown:
-        fill_trust_note(slot, request, model)
+    fill_trust_notes([(request, slot) for _, _, request, slot in shown], model)
+
+
+def prefetch_heatmaps(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
+    """Every card's first heatmap (its face's top expression), computed before the cards in shared batches:
+    the cards then find theirs ready. A failure here is left to each card to report."""
+    faces = result.faces[:MAX_FACE_CARDS]
+    if len(faces) < 2:
+        return
+    requests = [HeatmapRequest(result, settings.detector.name, i, settings.method.name,
+                               ranked(face.probs)[0][0], None) for i, face in enumerate(faces)]
+    try:
+        HeatmapRequest.compute_many(requests, model)
+    except Exception:  # noqa: BLE001 - the cards compute one by one and say what went wrong
+        pass
 
 
 def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings):
@@ -173,7 +241,8 @@ def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
         badge = " :orange-badge[:material/help: uncertain]" if why_unsure else ""
         st.markdown(f"#### Face {i + 1}: {face.label} ({face.confidence:.0%}){badge}")
         crop_col, chart_col, heat_col = st.columns([1, 2, 1.8])
-        crop_col.image(face.crop, width=150, caption="What the model saw: the face, cropped and levelled")
+        crop_col.image(face.crop, width=150, caption="What the model saw: the face, cropped and levelled",
+                       alt=f"Face {i + 1}, cropped and levelled as the model saw it")
         chart_col.plotly_chart(probability_bars(face.probs, "Score for each expression"),
                                key=f"chart-{key}", config={"displayModeBar": False})
         if why_unsure:
@@ -199,6 +268,7 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
                   key: str):
     """Class and contrast pickers, the heatmap, its legend and caption, and a slot for its trust note."""
     order = [c for c, _ in ranked(face.probs)]
+    picture = st.container()  # filled once the pickers below have said which map to draw
     if settings.method.class_specific:
         target = st.selectbox("Why this expression?", order, key=f"target-{key}",
                               format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
@@ -217,17 +287,42 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
     except Exception as exc:  # an explanation failing must not take the whole page down
         st.warning(f"The heatmap could not be computed for this face ({exc}).")
         return None
-    a, b = st.columns(2)
-    a.image(overlay_on_crop(face.crop, expl), width=150, caption=f"{expl.info.title} heatmap")
-    b.image(legend(160, 40, expl.signed, low=contrast or "weak", high=target if contrast else "strong"),
-            width=160)
-    b.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
-                      f"{result.name.rsplit('.', 1)[0]}-face{i + 1}-{expl.method}.png", "image/png",
-                      on_click="ignore", key=f"dl-face-{key}", icon=":material/download:")
+    low, high = contrast or "weak", target if contrast else "strong"
+    picture.image(with_scale(overlay_on_crop(face.crop, expl), expl.signed, low, high), width=HEATMAP_PX,
+                  caption=f"{expl.info.title} heatmap",
+                  alt=f"{expl.info.title} heatmap of face {i + 1} for {target}"
+                      + (f" rather than {contrast}" if contrast else "") + f", coloured from {low} to {high}")
     st.markdown(caption(expl, face.movements))
+    st.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
+                       f"{result.name.rsplit('.', 1)[0]}-face{i + 1}-{expl.method}.png", "image/png",
+                       on_click="ignore", key=f"dl-face-{key}", icon=":material/download:")
     slot = st.empty()
     slot.caption(":material/hourglass_top: Checking how far to trust this map…")
     return expl, request, slot
+
+
+def with_scale(heat: np.ndarray, signed: bool, low: str, high: str, width: int = HEATMAP_PX) -> np.ndarray:
+    """The heatmap at `width` pixels with its labelled colour scale under it, as one picture: a scale beside
+    it would not fit a narrow card, and one picture has one full-screen button, over nothing else."""
+    size = (width, int(round(heat.shape[0] * width / heat.shape[1])))
+    heat = cv2.resize(heat, size, interpolation=cv2.INTER_LINEAR)
+    gap = np.full((4, width, 3), 255, np.uint8)
+    return np.vstack([heat, gap, legend(width, 40, signed, low=low, high=high)])
+
+
+def fill_trust_notes(pairs: list[tuple[HeatmapRequest, object]], model: LoadedModel) -> None:
+    """Every card's trust note, the checks run together in shared batches (one by one if that fails)."""
+    if len(pairs) > 1:
+        try:
+            checked = HeatmapRequest.checked_many([r for r, _ in pairs], model)
+        except Exception:  # noqa: BLE001 - fall back to one check per card, each with its own message
+            checked = None
+        if checked is not None:
+            for (_, slot), expl in zip(pairs, checked):
+                show_trust_note(slot, expl)
+            return
+    for request, slot in pairs:
+        fill_trust_note(slot, request, model)
 
 
 def fill_trust_note(slot, request: HeatmapRequest, model: LoadedModel) -> None:
@@ -243,4 +338,6 @@ def fill_trust_note(slot, request: HeatmapRequest, model: LoadedModel) -> None:
 def show_trust_note(slot, checked: Explanation) -> None:
     """The plain-words verdict of a heatmap's faithfulness check (Photo, Webcam and Video pages alike)."""
     report = checked.faithfulness
-    slot.caption(f"{TRUST_LOOK.get(report.verdict, '')} **How far to trust this map:** {checked.trust_hint}")
+    said = TRUST_FOR_CLASS.get(report.verdict)
+    slot.caption(f"{TRUST_LOOK.get(report.verdict, '')} **How far to trust this map:** {checked.trust_hint}"
+                 + (f"\n\n:material/school: **To say to a class:** {said}" if said else ""))

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.evaluation.perturb import PERTURBATIONS
+from fer_core.evaluation.uncertainty import uncertainty
 from fer_core.explain.attribution import Explanation, explain
 from fer_core.explain.render import caption, overlay_on_crop
 from fer_core.model.checkpoint import LoadedModel
@@ -42,13 +43,14 @@ def side(column, title: str, crop: np.ndarray, probs: dict[str, float], model: L
     with column, st.container(border=True):
         st.markdown(f"#### {title}: {label} ({confidence:.0%})")
         a, b = st.columns(2)
-        a.image(crop, width=150, caption="What the model saw")
+        a.image(crop, width=150, caption="What the model saw", alt=f"{title} face, as the model saw it")
         try:
             expl = heatmap(model, crop, method, target, key)
         except Exception as exc:  # a heatmap failing must not take the page down
             b.warning(f"The heatmap could not be computed ({exc}).")
         else:
-            b.image(overlay_on_crop(crop, expl), width=150, caption=f"{expl.info.title} heatmap")
+            b.image(overlay_on_crop(crop, expl), width=150, caption=f"{expl.info.title} heatmap",
+                    alt=f"{expl.info.title} heatmap of the {title.lower()} face for {target}")
             st.markdown(caption(expl))
             if note:
                 st.caption(note)
@@ -73,8 +75,10 @@ def comparison(model: LoadedModel, found: dict[str, tuple[np.ndarray, np.ndarray
     new_label = ranked(changed)[0][0]
     verdict = (f"The answer changed from **{target}** to **{new_label}**." if new_label != target else
                f"The answer stayed **{target}**.")
-    st.info(f"{verdict} The score for {target} went from {before:.0%} to {after:.0%}. Both heatmaps explain "
-            f"*{target}*, so you can see which parts of the face the model lost or found.",
+    unsure = (" FER Lens would now mark this face *uncertain*." if uncertainty(changed) and not uncertainty(original)
+              else "")
+    st.info(f"{verdict} The score for {target} went from {before:.0%} to {after:.0%}.{unsure} Both heatmaps "
+            f"explain *{target}*, so you can see which parts of the face the model lost or found.",
             icon=":material/compare_arrows:")
 
 

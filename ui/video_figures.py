@@ -1,5 +1,6 @@
 """Plotly figures for the Video page: one face's expression timeline with its uncertainty. Plain functions
-of numbers, so tests can build them without Streamlit."""
+of numbers, so tests can build them without Streamlit. Like `ui.figures`, they read in the light and the dark
+theme: transparent backgrounds, theme-coloured text, class colours and mid greys only."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -11,6 +12,8 @@ from plotly.subplots import make_subplots
 from fer_core.evaluation.uncertainty import UNCERTAIN_TOP
 from fer_core.labels import hex_color
 from fer_core.video.summary import KeyMoment
+
+from .figures import MID_GREY, themed
 
 NOT_IN_VIEW = "rgba(120,120,120,0.12)"
 
@@ -74,15 +77,15 @@ def timeline_figure(times: np.ndarray, probs: np.ndarray, raw: np.ndarray, label
         t_line, v_line = _with_gaps(np.asarray(times), top_smooth[:, None], step)
         v_line = np.where(v_line[:, 0] > 0, v_line[:, 0], np.nan)  # break the line in the gaps
         fig.add_trace(go.Scatter(x=times, y=top_raw, mode="markers", name="top score, single frame",
-                                 marker=dict(size=3, color="rgba(60,60,60,0.35)"), showlegend=False,
+                                 marker=dict(size=3, color="rgba(140,140,140,0.5)"), showlegend=False,
                                  hovertemplate="single frame: %{y:.0%} at %{x:.1f} s<extra></extra>"),
                       row=2, col=1)
         fig.add_trace(go.Scatter(x=t_line, y=v_line, mode="lines", name="how sure (top score)",
-                                 line=dict(color="#1F2933", width=1.5), connectgaps=False, showlegend=False,
+                                 line=dict(color=MID_GREY, width=2), connectgaps=False, showlegend=False,
                                  hovertemplate="top score: %{y:.0%} at %{x:.1f} s<extra></extra>"), row=2, col=1)
     fig.add_hrect(y0=0, y1=UNCERTAIN_TOP, fillcolor="rgba(230,159,0,0.13)", line_width=0, row=2, col=1)
     fig.add_annotation(x=0, xref="x2 domain", y=UNCERTAIN_TOP / 2, yref="y2", text=f"unsure below {UNCERTAIN_TOP:.0%}",
-                       showarrow=False, xanchor="left", font=dict(size=10, color="#8a6100"))
+                       showarrow=False, xanchor="left", font=dict(size=10, color="#B07A00"))
     for a, b in gaps(np.asarray(times), step, clip_s):
         for row in (1, 2):
             fig.add_vrect(x0=a, x1=b, fillcolor=NOT_IN_VIEW, line_width=0, row=row, col=1)
@@ -90,7 +93,7 @@ def timeline_figure(times: np.ndarray, probs: np.ndarray, raw: np.ndarray, label
         fig.add_trace(go.Scatter(
             x=[m.t for m in moments], y=[1.04] * len(moments), mode="markers", name="key moment",
             marker=dict(symbol="triangle-down", size=11, color=[_colour(m.label) for m in moments],
-                        line=dict(color="#1F2933", width=1)),
+                        line=dict(color=MID_GREY, width=1)),
             text=[m.title for m in moments], hovertemplate="%{text} at %{x:.1f} s<extra></extra>",
             showlegend=False, cliponaxis=False), row=1, col=1)
     if current_t is not None:
@@ -100,9 +103,10 @@ def timeline_figure(times: np.ndarray, probs: np.ndarray, raw: np.ndarray, label
                       legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=11), traceorder="normal"))
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title=dict(text="scores", font=dict(size=11)),
                      row=1, col=1)
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", dtick=0.5, title=dict(text="how sure", font=dict(size=11)),
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", tickvals=[0, UNCERTAIN_TOP, 1],
+                     title=dict(text="how sure", font=dict(size=11)),
                      row=2, col=1)
     fig.update_xaxes(range=[0, max(clip_s, step)], row=1, col=1)
     fig.update_xaxes(range=[0, max(clip_s, step)], title=dict(text="time in the clip (seconds)",
                                                              font=dict(size=11)), row=2, col=1)
-    return fig
+    return themed(fig)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from fer_core.detection.movements import notable
-from fer_core.evaluation.uncertainty import uncertainty
+from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP, uncertainty
 from fer_core.explain.attribution import Explanation, check_faithfulness, explain
 from fer_core.explain.render import caption, legend, overlay_on_photo
 from fer_core.model.checkpoint import LoadedModel
@@ -27,12 +27,24 @@ from .session_cache import memo
 from .settings import Settings
 from .video_figures import timeline_figure
 
-TYPES = ["mp4", "m4v", "mov", "webm", "avi", "mkv"]  # what the clip uploaders accept (Video, Many clips)
+TYPES = ["mp4", "m4v", "mov", "webm", "avi", "mkv"]  # what the clip uploaders accept (Video, Many clips)...
+FORMATS = "MP4, M4V, MOV, WebM, AVI or MKV"  # ...and the same in words, for their labels
 MAX_MB = 200  # per clip; photos keep their own, smaller limit
 RATES = {1.0: "1 per second (quickest)", 2.0: "2 per second", 5.0: "5 per second (recommended)",
          10.0: "10 per second (finest, slowest)"}  # frames analysed per second of video
 MAX_MINUTES = 30  # longer clips: the first 30 minutes are analysed (a few minutes of work on 2 cores)
 TIME_KEY = "video_t"
+FRAME_DISPLAY_PX = 300  # about how wide the frame viewer's pictures are shown (a third of the page)
+SHARE_KEY = "_video_share"  # the blurred copy made in this session, with the clip and settings it belongs to
+# Under each face's timeline. The thresholds are the app's one "uncertain" rule (fer_core.evaluation.uncertainty),
+# as the chart shades them: never a number of its own.
+TIMELINE_CAPTION = (
+    "Top: the share of each expression in the model's reading, over time (smoothed; it adds up to 100%). "
+    "Bottom: how sure the model is, as its top score: the line is smoothed, the dots are single frames; below "
+    f"{UNCERTAIN_TOP:.0%} (shaded) the reading is unsure"
+    + (f", as it is when the second expression is less than {UNCERTAIN_MARGIN * 100:.0f} points behind"
+       if UNCERTAIN_MARGIN > 0 else "")
+    + ". Grey: the face is not in view. ▼ key moments; the dashed line is the moment shown above.")
 
 
 def _clock(seconds: float) -> str:
@@ -177,12 +189,15 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
         st.warning(f"This moment could not be shown ({exc}).")
         return t
     left, middle, right = st.columns([1, 1, 0.9], gap="medium")
-    boxes = draw_tracks(m.rgb, [s for s, _ in m.faces], result.labels, m.scale)
+    boxes = draw_tracks(m.rgb, [s for s, _ in m.faces], result.labels, m.scale, display_width=FRAME_DISPLAY_PX)
     n = len(m.faces)
     left.image(boxes, width="stretch",
                caption=f"At {_when(m.t)}: " + (f"{n} face{'s' if n > 1 else ''}, each box coloured by its "
                                                 "expression (smoothed over the last moments)"
-                                                if n else "no face found in this frame"))
+                                                if n else "no face found in this frame"),
+               alt=f"The clip at {_when(m.t)}" + (": " + "; ".join(f"face {s.track}, {face.label} "
+                                                                  f"{face.confidence:.0%}" for s, face in m.faces)
+                                                  if n else ", with no face found"))
     if not n:
         return t
     pairs, slots = [], []
@@ -208,8 +223,10 @@ def show_moment_viewer(result: VideoAnalysis, clip: Clip, model: LoadedModel, se
     if pairs:
         middle.image(overlay_on_photo(m.rgb, pairs), width="stretch",
                      caption=f"{settings.method.title} heatmaps: warm colours mark the parts of each face "
-                             "that drove its score most.")
-        middle.image(legend(220, 40, low="weak", high="strong"), width=220)
+                             "that drove its score most.",
+                     alt=f"The clip at {_when(m.t)} with {settings.method.title} heatmaps over its faces")
+        middle.image(legend(220, 40, low="weak", high="strong"), width=220,
+                     alt="Colour scale of the heatmaps, from weak (blue) to strong (red)")
     for slot, track in slots:  # after the pictures are up: the check is the slow part
         try:
             show_trust_note(slot, checked_heatmap(model, clip, m, track, settings.method.name))
@@ -231,15 +248,12 @@ def show_face(result: VideoAnalysis, track: int, clip: Clip, current_t: float) -
     st.plotly_chart(timeline_figure(times, probs, raw, result.labels, 1.0 / result.fps, result.duration_s,
                                     moments, current_t), key=f"timeline-{track}",
                     config={"displayModeBar": False})
-    st.caption("Top: the share of each expression in the model's reading, over time (smoothed; it adds up to "
-               "100%). Bottom: how sure the model is, as its top score: the line is smoothed, the dots are single "
-               "frames; below 50% (shaded) the reading is unsure. Grey: the face is not in view. ▼ key moments; "
-               "the dashed line is the moment shown above.")
+    st.caption(TIMELINE_CAPTION)
     if not moments:
         st.caption("No key moments: the expression stays the same and no other expression peaks.")
         return
     st.markdown("**Key moments** (peaks and changes of expression). Pick one to look at it above:")
-    per_row = 6
+    per_row = 4  # wide enough for each "Show 12.4 s" button at 768 px
     for row in range(0, len(moments), per_row):
         cols = st.columns(per_row)
         for col, mo in zip(cols, moments[row: row + per_row]):
@@ -249,7 +263,7 @@ def show_face(result: VideoAnalysis, track: int, clip: Clip, current_t: float) -
                 except ValueError:
                     face = None
                 if face is not None:
-                    st.image(face.crop, width=96)
+                    st.image(face.crop, width=96, alt=f"Face {track} at {_when(mo.t)}: {mo.title}")
                 st.markdown(f"**{_when(mo.t)}** · {mo.title}")
                 st.button(f"Show {_when(mo.t)}", key=f"moment-{track}-{mo.t:.3f}", on_click=_jump, args=(mo.t,),
                           icon=":material/arrow_upward:", help="Show this moment in the frame viewer above")
@@ -267,18 +281,24 @@ def show_downloads(result: VideoAnalysis, clip: Clip) -> None:
     c2.download_button("Timeline and summary (JSON)", lambda: timeline_json(result, name), f"{stem}-timeline.json",
                        "application/json", on_click="ignore", icon=":material/data_object:", key="dl-video-json",
                        width="stretch")
-    with st.expander("Share a face-blurred copy", icon=":material/blur_on:"):
+    # A plain bordered box, not an expander: an expander closed itself on the button's rerun, hiding the
+    # copy until it was reopened.
+    with st.container(border=True, key="share-box"):
+        st.markdown("**:material/blur_on: Share a face-blurred copy**")
         st.markdown("A short MP4 of the analysed frames with every face FER Lens found **pixelated** and labelled "
                     "with its expression. Faces the face finder missed are *not* blurred: watch it through "
                     "before sharing it.")
         key = ("share", clip.digest, result.fps, result.settings.get("detector"))
-        made = st.session_state.get("_video_share") if st.session_state.get("_video_share_key") == key else None
-        if made is None and st.button("Make the blurred copy", icon=":material/movie:", key="make-share"):
+        made = st.session_state.get(SHARE_KEY) if st.session_state.get(f"{SHARE_KEY}_key") == key else None
+        button = st.empty()
+        if made is None and button.button("Make the blurred copy", icon=":material/movie:", key="make-share"):
+            button.empty()  # made once: the copy takes the button's place
             with st.spinner("Making the blurred copy…"):
                 made = shareable_clip(clip.data, result)
-            st.session_state["_video_share"], st.session_state["_video_share_key"] = made, key
+            st.session_state[SHARE_KEY], st.session_state[f"{SHARE_KEY}_key"] = made, key
         if made:
-            st.video(made, format="video/mp4")
+            st.video(made, format="video/mp4", width=480,
+                     alt=f"{name}, every face found pixelated and labelled with its expression")
             st.download_button("Download the blurred copy (MP4)", made, f"{stem}-blurred.mp4", "video/mp4",
                                on_click="ignore", icon=":material/download:", key="dl-video-share")
 

@@ -20,15 +20,21 @@ from streamlit_webrtc.component import generate_frontend_component_key
 from streamlit_webrtc.session_info import get_script_run_count, get_this_session_info
 
 from fer_core.labels import hex_color
+from fer_core.reading_order import reading_order
 from fer_core.recognizer import Recognizer
 from fer_core.report import PhotoResult, digest
-from fer_core.video.live import BASELINE_S, HISTORY_S, LiveProcessor, LiveStatus, freeze_heap
+from fer_core.video.live import BASELINE_S, HISTORY_S, READING_EVERY_S, LiveProcessor, LiveStatus, freeze_heap
+
+from .settings import technical
 
 STREAM_KEY = "webcam-stream"
 PROCESSOR_KEY = "_webcam_processor"
 SNAPSHOT_KEY = "_webcam_snapshot"
+SCROLL_KEY = "_webcam_scroll_to_frozen"  # set by "freeze": the next run scrolls the frozen frame into view
+FROZEN_ANCHOR = "frozen-frame"
+FAST_KEY = "_webcam_fast"  # the quicker-engine choice, kept while the switch is hidden
 ICE_ENV = "FER_LENS_ICE_SERVERS"
-REFRESH_S = 0.5  # the live panel redraws twice a second while the camera is on
+REFRESH_S = READING_EVERY_S  # the live panel redraws (and takes the video's reading) twice a second
 MAX_CHARTS = 3  # charts for the largest faces in view
 FRESH_S = 2.0  # a processor with no frame for this long is not streaming
 
@@ -162,10 +168,11 @@ def _speed(status: LiveStatus, streaming: bool) -> None:
     b.metric("Analysed per second", f"{status.fps:.0f}" if streaming else "–",
              help="How many frames per second get boxes and labels. When the computer is busy, frames are "
                   "skipped rather than queued, so the picture never falls behind.")
-    c.metric("Added delay", f"{status.delay_ms:.0f} ms" if streaming else "–",
-             help="How much later a frame is shown than the camera took it, for finding and reading the faces "
-                  f"(average over 2 s; 95% of frames within {status.delay_p95_ms:.0f} ms).")
     d.metric("Faces in view", str(len(status.faces)) if streaming else "–")
+    if technical():
+        c.metric("Added delay", f"{status.delay_ms:.0f} ms" if streaming else "–",
+                 help="How much later a frame is shown than the camera took it, for finding and reading the faces "
+                      f"(average over 2 s; 95% of frames within {status.delay_p95_ms:.0f} ms).")
 
 
 def _baseline_line(status: LiveStatus) -> None:
@@ -186,10 +193,10 @@ def _faces(status: LiveStatus) -> None:
     shown = sorted(status.faces, key=lambda f: -f.area)[:MAX_CHARTS]
     crowd = len(status.faces) > MAX_CHARTS
     more = f"{len(status.faces)} faces in view; charts for the {MAX_CHARTS} largest. " if crowd else ""
-    st.caption(f"{more}This panel is redrawn twice a second; the labels on the video follow every frame.")
+    st.caption(f"{more}This panel and the labels on the video show the same reading, renewed twice a second.")
     for i, face in enumerate(shown):
         note = " (measured from your resting face)" if face.relative else ""
-        st.markdown(f"**Face {face.track_id}: {face.label} {face.confidence:.0%}**{note}")
+        st.markdown(f"**{face.reading_text}**{note}")
         series = status.history.get(face.track_id)
         if series is not None and len(series[0]) >= 2:
             st.plotly_chart(history_figure(*series, status.labels, f"Face {face.track_id}, last "
@@ -227,11 +234,17 @@ def live_panel(processor: LiveProcessor, playing: bool) -> None:
 # ---- controls --------------------------------------------------------------------------------------------
 
 def fast_engine_toggle() -> bool:
-    """Whether the live stream runs on the model's int8 twin (on by default: the webcam is the real-time case)."""
-    return st.toggle("Fast engine (int8)", value=True, key="webcam-int8",
-                     help="Runs the live view on an 8-bit copy of the same model through ONNX Runtime: "
-                          "3 to 6 times quicker per face, with nearly the same test accuracy. Frozen frames and "
-                          "heatmaps always use the full-precision model.")
+    """Whether the live stream runs on the model's int8 twin (on by default: the webcam is the real-time case).
+    The switch shows with the technical details only; hidden, the last choice (or on) stands."""
+    if not technical():
+        return bool(st.session_state.get(FAST_KEY, True))
+    st.session_state.setdefault("webcam-int8", st.session_state.get(FAST_KEY, True))
+    on = st.toggle("Quicker live view (int8 engine)", key="webcam-int8",
+                   help="Runs the live view on an 8-bit copy of the same model through ONNX Runtime: "
+                        "3 to 6 times quicker per face, with nearly the same test accuracy. Frozen frames and "
+                        "heatmaps always use the full-precision model.")
+    st.session_state[FAST_KEY] = on
+    return on
 
 
 def controls(processor: LiveProcessor, recognizer: Recognizer, playing: bool) -> None:
@@ -272,9 +285,31 @@ def freeze(processor: LiveProcessor, recognizer: Recognizer) -> None:
         st.warning("No frame has arrived yet: wait for the picture, then try again.",
                    icon=":material/hourglass_top:")
         return
-    faces = recognizer.analyze_rgb(snap.rgb, list(snap.detections)) if snap.detections else []
+    dets = [snap.detections[i] for i in reading_order([d.box for d in snap.detections])]  # as on the Photo page
+    faces = recognizer.analyze_rgb(snap.rgb, dets) if dets else []
     st.session_state[SNAPSHOT_KEY] = PhotoResult(name=f"webcam-{time.strftime('%H%M%S')}.png",
                                                  digest=digest(snap.rgb.tobytes()), rgb=snap.rgb, faces=faces)
+    st.session_state[SCROLL_KEY] = True
+
+
+SCROLL_JS = """<script>
+(() => {  // bring the frozen frame's heading into view once it is on the page (it is drawn below the fold)
+  let tries = 0;
+  const go = () => {
+    const el = document.getElementById("%s");
+    if (el) { el.scrollIntoView({block: "start"}); return; }
+    if (++tries < 40) setTimeout(go, 50);
+  };
+  go();
+})();
+</script>""" % FROZEN_ANCHOR
+
+
+def scroll_to_frozen() -> None:
+    """After "freeze", scroll the page to the frozen frame: it is far below the button, and a result out of
+    sight looks as if nothing happened. Only on the run right after the click."""
+    if st.session_state.pop(SCROLL_KEY, False):
+        st.html(SCROLL_JS, unsafe_allow_javascript=True, width="content")
 
 
 def frozen() -> PhotoResult | None:

@@ -102,12 +102,28 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
         "analyze_with_mesh": rec.mesh,
         **mesh,
         "inputs": {"frame_640x480": frame_src, "photo_1280x720": photo_src},
+        "measured_on": time.strftime("%Y-%m-%d"),  # so a card says when and where, not "on this computer"
+        "processor": processor_name(),
     }
     if reference:
         reference["speedup_b64"] = round(result["classify_faces_per_s_b64"] / reference["classify_faces_per_s_b64"], 2)
         reference["speedup_b1"] = round(reference["classify_ms_b1"] / result["classify_ms_b1"], 2)
         result["reference"] = reference
     return result
+
+
+def processor_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else `platform`), or "" when unknown."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def _reference_speed(rec: Recognizer, x1: torch.Tensor, x64: torch.Tensor, repeats: int) -> dict[str, Any] | None:

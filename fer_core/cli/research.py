@@ -1,5 +1,6 @@
 """Research commands: one-off studies whose answers are recorded in MODELS.md (`compare`, `crop-jitter`,
-`tta-views`, `weight-average`, `media-check`). None of them is part of the product."""
+`tta-views`, `weight-average`, `media-check`), and `showcase`, whose answer `fer_core/samples.py` records. None
+of them is part of the product."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     common.add_json(p)
     common.add_write_card(p)
     p.set_defaults(func=run_media_check)
+
+    p = sub.add_parser("showcase", help="which packaged sample photo, face and change the app shows first, measured")
+    common.add_model(p)
+    p.add_argument("--detector", default=None, help="face finder (default: the app's)")
+    p.add_argument("--method", default=None, help="heatmap method (default: the app's)")
+    common.add_json(p)
+    p.set_defaults(func=run_showcase)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -141,9 +149,26 @@ def run_media_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"posed photos correct: {result['posed_photos_correct']}")
+    print(f"posed photos read as intended (and not unsure): {result['posed_photos_correct']}")
     for stem, r in result["posed_photos"].items():
-        print(f"  {stem:10s} expected {r['expected']:10s} predicted {r['predicted']} ({r['confidence']})")
+        print(f"  {stem:10s} expected {r['expected']:10s} predicted {r['predicted']} ({r['confidence']})"
+              + (" unsure" if r.get("uncertain") else ""))
     for name, v in result["videos"].items():
         print(f"  {name}: {v['frames']} frames -> {v['labels']}")
+    return 0
+
+
+def run_showcase(args: argparse.Namespace) -> int:
+    import torch
+
+    from fer_core.research.showcase import choose, measure, table
+
+    torch.set_num_threads(1)  # as in the app
+    faces = measure(args.model, args.detector, args.method)
+    choice = choose(faces)
+    if args.json:
+        print(json.dumps({"faces": [vars(f) for f in faces], "choice": choice}, indent=2))
+        return 0
+    print("\n".join(table(faces)))
+    print(choice["why"])
     return 0

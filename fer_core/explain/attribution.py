@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from fer_core.explain import faithfulness as faith
-from fer_core.explain.methods import ATTRIBUTIONS, ClassScore, blurred_baseline
+from fer_core.explain.methods import ATTRIBUTIONS, ClassScore, ContrastLogits, blurred_baseline
 from fer_core.explain.registry import MethodInfo, method_info
 from fer_core.model.checkpoint import LoadedModel
 from fer_core.model.preprocess import crops_to_input
@@ -242,3 +242,59 @@ def check_faithfulness(loaded: LoadedModel, crop: np.ndarray, expl: Explanation)
     return replace(expl, faithfulness=report)
 
 
+
+
+def explain_crops(loaded: LoadedModel, crops: np.ndarray, method: str = "occlusion",
+                  targets: list[str | None] | None = None) -> list[Explanation]:
+    """`explain` for every face of a photo (N aligned RGB crops), each on its own top class unless `targets`
+    names one. Occlusion (forward passes only) scores every face's occluded copies in shared batches, which
+    on a 6-face group photo costs a fraction of six separate calls; other methods run face by face."""
+    if not len(crops):
+        return []
+    targets = list(targets) if targets is not None else [None] * len(crops)
+    if not method_info(method).forward_only or len(crops) == 1:
+        return [explain(loaded, crop, method, target) for crop, target in zip(crops, targets)]
+    x = crops_to_input(crops, loaded.spec)
+    with torch.inference_mode():
+        p = torch.softmax(loaded.model(x).float(), dim=1).numpy()
+    labels = loaded.spec.labels
+    t = [class_index(loaded, name) if name is not None else int(row.argmax()) for name, row in zip(targets, p)]
+    baseline = blurred_baseline(x)
+    start = time.perf_counter()
+    with _ATTRIBUTION_LOCK, torch.inference_mode():
+        attr = ATTRIBUTIONS[method](ContrastLogits(loaded.fast), x, baseline, target=t).clone()
+    ms = (time.perf_counter() - start) * 1000 / len(crops)
+    out = []
+    for i, crop in enumerate(crops):
+        shown = display_map(attr[i], method, signed=False).float().numpy()
+        if shown.shape[0] != crop.shape[0]:
+            shown = cv2.resize(shown, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+        probs = {c: float(v) for c, v in zip(labels, p[i])}
+        out.append(Explanation(method, labels[t[i]], normalise(shown, False), attr[i].float().numpy(), probs, ms))
+    return out
+
+
+def check_faithfulness_many(loaded: LoadedModel, crops: np.ndarray,
+                            explanations: list[Explanation]) -> list[Explanation]:
+    """`check_faithfulness` for several faces, their deletion and insertion inputs in shared batches."""
+    if not len(crops):
+        return []
+    x = crops_to_input(crops, loaded.spec)
+    shown = [display_map(torch.from_numpy(e.attribution), e.method, e.signed) for e in explanations]
+    if any(tuple(m.shape) != tuple(x.shape[-2:]) for m in shown):
+        raise ValueError("these explanations were not computed on crops for this model")
+    targets = torch.tensor([class_index(loaded, e.target) for e in explanations])
+    contrasts = torch.tensor([class_index(loaded, e.contrast) if e.contrast is not None else -1
+                              for e in explanations])
+
+    def probs(rows: Tensor, face: Tensor) -> Tensor:
+        logits = loaded.model(rows).float()
+        target, contrast = targets[face], contrasts[face]
+        pair = torch.stack([logits.gather(1, target[:, None])[:, 0],
+                            logits.gather(1, contrast.clamp_min(0)[:, None])[:, 0]], dim=1)
+        in_pair = torch.softmax(pair, dim=1)[:, 0]  # target among {target, contrast}
+        alone = torch.softmax(logits, dim=1).gather(1, target[:, None])[:, 0]
+        return torch.where(contrast >= 0, in_pair, alone)
+
+    reports = faith.measure_fast_many(probs, x, blurred_baseline(x), shown)
+    return [replace(e, faithfulness=r) for e, r in zip(explanations, reports)]

@@ -186,6 +186,42 @@ def captum_sensitivity(explain_fn: ExplainFn, x: Tensor, radius_fraction: float 
                                  n_perturb_samples=n_perturb_samples)[0])
 
 
+def _report(fractions: np.ndarray, deletion: np.ndarray, insertion: np.ndarray, ref_del: np.ndarray,
+            ref_ins: np.ndarray, infid: float | None = None, rel_infid: float | None = None,
+            sens: float | None = None) -> FaithfulnessReport:
+    gap, ref_gap = relative_gap(deletion, insertion), relative_gap(ref_del, ref_ins)
+    verdict, hint = trust_hint(gap, ref_gap, sens)
+    return FaithfulnessReport(fractions, deletion, insertion, auc(deletion), auc(insertion), float(insertion[-1]),
+                              gap, ref_gap, verdict, hint, infid, rel_infid, sens)
+
+
+@torch.inference_mode()
+def measure_fast_many(probs_fn: Callable[[Tensor], Tensor], xs: Tensor, baselines: Tensor,
+                      importances: list[Tensor], steps: int = 16, max_rows: int = 256) -> list[FaithfulnessReport]:
+    """The fast check (deletion and insertion, against the centre blob) for several faces at once.
+
+    Why: on a group photo the pages check every face's map; one face's curves are 68 model inputs, and
+    stacking every face's into shared batches of `max_rows` costs a fraction of one call per face.
+    `probs_fn(inputs, face_index)` -> (rows,) probability of each face's explained class, where face_index
+    (rows,) says which face each row belongs to."""
+    rows, owner, spans = [], [], []
+    for i, imp in enumerate(importances):
+        masks = torch.cat([ranking_masks(imp.float(), steps), ranking_masks(centre_prior(*imp.shape), steps)])
+        x, b = xs[i:i + 1], baselines[i:i + 1]
+        block = torch.cat([x * (1 - masks) + b * masks, b * (1 - masks) + x * masks])
+        spans.append((sum(len(r) for r in rows), len(masks)))
+        rows.append(block)
+        owner.append(torch.full((len(block),), i, dtype=torch.long))
+    inputs, faces = torch.cat(rows), torch.cat(owner)
+    probs = torch.cat([probs_fn(inputs[k:k + max_rows], faces[k:k + max_rows]).float()
+                       for k in range(0, len(inputs), max_rows)]).numpy()
+    n, fractions, reports = steps + 1, np.linspace(0, 1, steps + 1), []
+    for start, half in spans:
+        p = probs[start:start + 2 * half]
+        reports.append(_report(fractions, p[:n], p[half:half + n], p[n:2 * n], p[half + n:half + 2 * n]))
+    return reports
+
+
 def measure(prob_fn: ProbFn, x: Tensor, baseline: Tensor, importance: Tensor, *, steps: int = 16,
             score_fn: Callable[[Tensor], Tensor] | None = None, attribution: Tensor | None = None,
             explain_fn: ExplainFn | None = None, n_perturb_samples: int = 4) -> FaithfulnessReport:
@@ -193,13 +229,9 @@ def measure(prob_fn: ProbFn, x: Tensor, baseline: Tensor, importance: Tensor, *,
     sensitivity when `explain_fn` is given (it re-runs the explanation `n_perturb_samples` times)."""
     (fractions, deletion, insertion), (_, ref_del, ref_ins) = _curves(
         prob_fn, x, baseline, [importance, centre_prior(*importance.shape)], steps)
-    full_prob = float(insertion[-1])
     infid = rel_infid = sens = None
     if score_fn is not None and attribution is not None:
         infid, rel_infid = captum_infidelity(score_fn, x, baseline, attribution, max(4 * n_perturb_samples, 8))
     if explain_fn is not None:
         sens = captum_sensitivity(explain_fn, x, n_perturb_samples=n_perturb_samples)
-    gap, ref_gap = relative_gap(deletion, insertion), relative_gap(ref_del, ref_ins)
-    verdict, hint = trust_hint(gap, ref_gap, sens)
-    return FaithfulnessReport(fractions, deletion, insertion, auc(deletion), auc(insertion), full_prob, gap,
-                              ref_gap, verdict, hint, infid, rel_infid, sens)
+    return _report(fractions, deletion, insertion, ref_del, ref_ins, infid, rel_infid, sens)

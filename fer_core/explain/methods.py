@@ -37,6 +37,18 @@ BASELINE_BLUR = 1 / 8  # Gaussian sigma of the baseline, as a fraction of the in
 #                        face layout and brightness kept (Sturmfels et al. 2020, "blurred" baseline)
 
 
+class ContrastLogits(nn.Module):
+    """Every class's logit, minus one contrast class's logit when given: per-row targets pick the columns."""
+
+    def __init__(self, model: nn.Module, contrast: int | None = None) -> None:
+        super().__init__()
+        self.model, self.contrast = model, contrast
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.model(x)
+        return logits if self.contrast is None else logits - logits[:, self.contrast:self.contrast + 1]
+
+
 class ClassScore(nn.Module):
     """One output column: the target logit, or target logit minus contrast logit ("why X and not Y")."""
 
@@ -108,15 +120,18 @@ def occlusion_geometry(size: int) -> tuple[int, int]:
     return window, stride
 
 
-def occlusion(score: ClassScore, x: Tensor, baseline: Tensor, *, window: int | None = None,
-              stride: int | None = None, **_: Any) -> Tensor:
-    """Score drop when a square is replaced by the blurred face, averaged over the windows covering a pixel."""
+def occlusion(score: nn.Module, x: Tensor, baseline: Tensor, *, window: int | None = None,
+              stride: int | None = None, target: int | list[int] = 0, max_rows: int = 256, **_: Any) -> Tensor:
+    """Score drop when a square is replaced by the blurred face, averaged over the windows covering a pixel.
+    Several faces at once share batches of up to `max_rows` occluded copies; `target` then names one score
+    column per face (Captum repeats it for every occluded copy)."""
     default_window, default_stride = occlusion_geometry(x.shape[-1])
     window, stride = window or default_window, stride or default_stride
     c = x.shape[1]
     n_windows = ((x.shape[-2] - window) // stride + 1) * ((x.shape[-1] - window) // stride + 1)
+    per_eval = max(1, min(n_windows, max_rows // len(x)))
     attr = Occlusion(score).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
-                                      baselines=baseline, target=0, perturbations_per_eval=n_windows)
+                                      baselines=baseline, target=target, perturbations_per_eval=per_eval)
     return _per_pixel(attr, magnitude=False)
 
 

@@ -2,7 +2,8 @@
 
 The seven shared face-api.js photos are posed expressions named in the file; the LivePortrait clips are
 unlabelled, so for them we report how predictions spread over the classes (a model that calls every frame
-"neutral" has not generalised, however good its FER2013 score).
+"neutral" has not generalised, however good its FER2013 score). A posed photo counts as correct only when it
+is read as intended *and* the reading is not one the app marks uncertain.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_core.evaluation.uncertainty import is_uncertain
 from fer_core.paths import shared_dir
 from fer_core.recognizer import Recognizer
 
@@ -42,14 +44,16 @@ def check_media(recognizer: Recognizer) -> dict[str, Any]:
         path = photos_dir / f"faceapi_{stem}.jpg"
         if path.exists():
             faces = recognizer.analyze(path)
-            posed[stem] = {"expected": expected, "predicted": faces[0].label if faces else None,
-                           "confidence": round(faces[0].confidence, 3) if faces else None}
+            face = max(faces, key=lambda f: f.score) if faces else None  # the face the detector is surest of
+            posed[stem] = {"expected": expected, "predicted": face.label if face else None,
+                           "confidence": round(face.confidence, 3) if face else None,
+                           "uncertain": is_uncertain(face.probs) if face else None}
     videos = {}
     for path in sorted(videos_dir.glob("*.mp4")):
         labels = []
         for rgb in video_frames(path):
             faces = recognizer.analyze_rgb(rgb)
-            labels.append(faces[0].label if faces else "no face")
+            labels.append(max(faces, key=lambda f: f.score).label if faces else "no face")
         videos[path.name] = {"frames": len(labels), "labels": dict(Counter(labels).most_common())}
-    hits = sum(v["expected"] == v["predicted"] for v in posed.values())
+    hits = sum(v["expected"] == v["predicted"] and not v["uncertain"] for v in posed.values())
     return {"posed_photos_correct": f"{hits}/{len(posed)}", "posed_photos": posed, "videos": videos}

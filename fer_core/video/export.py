@@ -111,22 +111,28 @@ def blur_faces(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], 
 
 
 def draw_tracks(rgb: np.ndarray, samples: list[FaceSample], labels: tuple[str, ...], scale: float = 1.0,
-                thickness: int = 2) -> np.ndarray:
+                thickness: int = 2, display_width: int | None = None) -> np.ndarray:
     """Boxes coloured by the smoothed expression, labelled "Face N: expression NN%". `scale`: clip pixels
-    per pixel of `rgb`."""
+    per pixel of `rgb`. With `display_width` (the screen pixels the frame is shown at), the letters are sized
+    to stay readable there, as on photos (`fer_core.draw.label_font`)."""
     out = rgb.copy()
-    font_scale = max(0.5, max(out.shape[:2]) / 1300)
+    font_scale, weight = max(0.5, max(out.shape[:2]) / 1300), 1
+    if display_width:
+        from fer_core.draw import label_font
+
+        font_scale, weight = label_font(out.shape[1], display_width)
+        thickness = max(thickness, 2 * weight)
     for s in samples:
         x, y, w, h = (int(round(v / scale)) for v in s.box)
         c = int(np.argmax(s.probs))
         colour = COLORS_RGB.get(labels[c], (255, 255, 255))
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
         text = f"Face {s.track}: {labels[c]} {float(s.probs[c]):.0%}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, weight)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else min(out.shape[0] - th - base - 4, y + h + 2)
         x0 = min(max(0, x), max(0, out.shape[1] - tw - 4))
         cv2.rectangle(out, (x0, top), (x0 + tw + 4, top + th + base + 4), colour, -1)
-        cv2.putText(out, text, (x0 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1,
+        cv2.putText(out, text, (x0 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), weight,
                     cv2.LINE_AA)
     return out
 

@@ -11,6 +11,11 @@ boxes (at 30 fps a face moves a few pixels per frame). Each face is classified o
 pass, without the mirrored second pass of the Photo page, which would double the cost; optional
 smoothing over time does that job better for a stream. A snapshot gets the full Photo-page analysis.
 
+The reading on the video and the one in the page's panel are one number: the label drawn on the video is
+the reading the panel last took (`status()`, twice a second), so both say "happiness 71%" at the same
+moment instead of the video running ahead of the panel. When no panel reads for a while, the stream takes a
+fresh reading itself every `reading_every_s`.
+
 Threads: the tracker, smoother and last detections belong to the stream's thread alone. Everything the
 page sets (smoothing, baseline requests) or reads (`status()`, `freeze()`) goes through one lock, and the
 page only ever receives copies. Nothing is written to disk: the only frame kept is the latest one, for
@@ -44,6 +49,7 @@ BASELINE_S = 3.0  # seconds of resting face to record
 BASELINE_MIN_FRAMES = 5  # fewer frames with a face than this and the recording failed
 NEW_STREAM_GAP_S = 5.0  # a longer pause (or time going back) means a new stream: tracks start afresh
 STATS_WINDOW_S = 2.0  # fps and delay are measured over the last 2 s
+READING_EVERY_S = 0.5  # the page's panel reads twice a second; the label on the video holds that reading
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +65,24 @@ class LiveFace:
     raw: np.ndarray
     labels: tuple[str, ...]
     relative: bool = False  # probs measured from the recorded resting face
+    held: np.ndarray | None = None  # the reading shown, on the video and in the panel alike (see the module doc)
 
     @property
     def label(self) -> str:
         return self.labels[int(np.argmax(self.probs))]
+
+    @property
+    def reading(self) -> tuple[str, float]:
+        """(expression, score) as shown to the visitor: the held reading, else this frame's (smoothed) one."""
+        p = self.probs if self.held is None else self.held
+        k = int(np.argmax(p))
+        return self.labels[k], float(p[k])
+
+    @property
+    def reading_text(self) -> str:
+        """"Face 1: happiness 71%": the words on the video's label and in the panel's heading."""
+        label, score = self.reading
+        return f"Face {self.track_id}: {label} {score:.0%}"
 
     @property
     def confidence(self) -> float:
@@ -138,9 +158,9 @@ def draw_faces(rgb: np.ndarray, faces: tuple[LiveFace, ...]) -> None:
     thick, font, weight = max(2, round(3 * scale)), 0.8 * max(scale, 0.6), max(1, round(2 * scale))
     for face in faces:
         x, y, bw, bh = (int(round(v)) for v in face.box)
-        colour = COLORS_RGB.get(face.label, (255, 255, 255))
+        colour = COLORS_RGB.get(face.reading[0], (255, 255, 255))
         cv2.rectangle(rgb, (x, y), (x + bw, y + bh), colour, thick)
-        text = f"Face {face.track_id}: {face.label} {face.confidence:.0%}" + (" *" if face.relative else "")
+        text = face.reading_text + (" *" if face.relative else "")
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, weight)
         lh = th + base + 8
         top = y - lh if y - lh >= 0 else min(y + bh, h - lh)  # above the box, else below it
@@ -171,12 +191,14 @@ class LiveProcessor:
     """Turns a stream of camera frames into annotated frames and a rolling record of the scores."""
 
     def __init__(self, recognizer: Recognizer, detect_every: int = DETECT_EVERY, smoothing: bool = True,
-                 history_s: float = HISTORY_S, max_faces: int = MAX_FACES, half_life_s: float = 0.4) -> None:
+                 history_s: float = HISTORY_S, max_faces: int = MAX_FACES, half_life_s: float = 0.4,
+                 reading_every_s: float = READING_EVERY_S) -> None:
         if detect_every < 1:
             raise ValueError("detect_every must be at least 1")
         self.detect_every = detect_every
         self.history_s = history_s
         self.max_faces = max_faces
+        self.reading_every_s = reading_every_s
         self._lock = threading.Lock()  # guards every field below that the page reads or sets
         self._frame_lock = threading.Lock()  # one frame at a time, even while an old stream winds down
         self._recognizer = self._live_copy(recognizer)
@@ -193,6 +215,9 @@ class LiveProcessor:
         self._last_wall = -math.inf
         self._latest: Snapshot | None = None
         self._size: tuple[int, int] | None = None
+        self._readings: dict[int, np.ndarray] = {}  # track id -> the reading shown (set by `status()`)
+        self._read_wall = -math.inf  # when the page last took a reading
+        self._self_read_wall = -math.inf  # when the stream last took one itself, for want of a reader
         # the stream thread's own state: never read by the page
         self._tracker = FaceTracker(max_gap_s=2.0)
         self._smoother = ProbabilitySmoother(half_life_s=half_life_s, max_gap_s=2.0)
@@ -251,10 +276,15 @@ class LiveProcessor:
             return self._latest
 
     def status(self) -> LiveStatus:
+        """A copy for the page. Its faces' readings become the ones the video's labels show from the next
+        frame on, so the panel drawn from this copy and the video agree."""
         now = time.monotonic()
         with self._lock:
             stats = [(w, ms) for w, ms in self._stats if now - w <= STATS_WINDOW_S]
             history = {tid: list(points) for tid, points in self._history.items()}
+            self._faces = tuple(replace(f, held=f.probs) for f in self._faces)
+            self._readings.update({f.track_id: f.probs for f in self._faces})
+            self._read_wall = now
             faces, frames, smoothing, size = self._faces, self._frames, self._smoothing, self._size
             baseline = self._baseline_state()
             last_wall, labels, error = self._last_wall, self._recognizer.labels, self._error
@@ -308,7 +338,7 @@ class LiveProcessor:
         if fresh and raw:
             self._dets = [replace(d, landmarks=Mesh(f.mesh, 1.0).five_landmarks()) if f.mesh is not None else d
                           for d, f in zip(dets, raw)]
-        faces = self._faces_for(raw, recognizer.labels, t, smoothing, baseline)
+        faces = self._hold(self._faces_for(raw, recognizer.labels, t, smoothing, baseline))
         if recording is not None:
             self._record(recording, faces, t)
         shown = rgb.copy()  # the clean frame is kept for "freeze"
@@ -316,6 +346,19 @@ class LiveProcessor:
         out = av.VideoFrame.from_ndarray(shown, format="rgb24")
         self._publish(faces, t, Snapshot(rgb, tuple(dets)), start)
         return out
+
+    def _hold(self, faces: tuple[LiveFace, ...]) -> tuple[LiveFace, ...]:
+        """The faces with the reading to show: the one the page last took, a new face's own at once, and a
+        fresh one every `reading_every_s` while no page reads."""
+        wall = time.monotonic()
+        with self._lock:
+            if (wall - self._read_wall > 2 * self.reading_every_s
+                    and wall - self._self_read_wall >= self.reading_every_s):
+                self._readings = {f.track_id: f.probs for f in faces}
+                self._self_read_wall = wall
+            readings = {f.track_id: self._readings.get(f.track_id, f.probs) for f in faces}
+            self._readings = readings  # faces out of view are forgotten
+        return tuple(replace(f, held=readings[f.track_id]) for f in faces)
 
     def end_stream(self) -> None:
         """on_video_ended: the camera stopped; the next frame starts a new stream (new face numbers)."""
@@ -331,6 +374,7 @@ class LiveProcessor:
         with self._lock:
             self._history.clear()
             self._faces = ()
+            self._readings = {}
 
     def _detections(self, recognizer: Recognizer, rgb: np.ndarray, t: float) -> tuple[list[Detection], bool]:
         """Fresh detections every `detect_every` frames (and on every frame while none are in view),

@@ -127,3 +127,16 @@ def streamlit_app(log: Path, extra_env: dict[str, str] | None = None) -> Iterato
                 proc.kill()
     if proc.returncode not in (0, -15, None):
         print(log.read_text()[-3000:], file=sys.stderr)
+
+
+WIDE, NARROW = {"width": 1280, "height": 720}, {"width": 768, "height": 1024}  # a projector, a tablet
+
+
+def both_widths(page, name: str) -> None:
+    """Screenshots `name` at the projector's width and `name`-768 at a tablet's, back to the first after."""
+    shoot(page, name)
+    page.set_viewport_size(NARROW)
+    settle(page)
+    shoot(page, f"{name}-768")
+    page.set_viewport_size(WIDE)
+    settle(page)

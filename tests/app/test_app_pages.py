@@ -11,23 +11,18 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fer_core.detection.registry import DEFAULT_DETECTOR
+from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP
+from fer_core.imageio import PHOTO_FORMATS
 from fer_core.model.catalog import DEFAULT_MODEL, int8_twin
 from fer_core.model.checkpoint import resolve_model_path
 from fer_core.recognizer import Recognizer
-from tests.app.app_support import blank_png, full_card_copy, model_env
+from tests.app.app_support import blank_png, full_card_copy
 from tests.conftest import REPO, require_shared
 
 APP = str(REPO / "app.py")
 TIMEOUT = 300  # seconds per run: the first Photo run loads the model and the detector on a busy CPU
 
 pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for key, value in model_env().items():
-        monkeypatch.setenv(key, value)
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
 def texts(at: AppTest) -> str:
@@ -128,6 +123,7 @@ def test_model_page_with_a_full_card(app: AppTest, tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("FER_LENS_MODEL", str(full_card_copy(tmp_path, source)))
     st.cache_resource.clear()  # the page must load the new card, not the model an earlier test cached
     try:
+        app.session_state["technical"] = True  # every section, the training command and file names included
         at = app.run()
         at.switch_page("app_pages/model.py").run()
         assert not at.exception
@@ -148,6 +144,7 @@ def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
         pytest.skip(f"no int8 twin of {DEFAULT_MODEL} is shipped")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["model"] = twin
+    at.session_state["technical"] = True  # model names and the engine are technical details
     at.switch_page("app_pages/model.py").run()
     assert not at.exception, at.exception
     words = texts(at)
@@ -193,6 +190,8 @@ def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
     st.cache_resource.clear()
     try:
         at = app.run()
+        assert not [s for s in at.selectbox if s.key == "model"], "model file names are technical details"
+        at.toggle(key="technical").set_value(True).run()
         picker = at.selectbox(key="model")
         assert picker.value == str(copy) and len(picker.options) == 1 + len(builtin_models())
         at.switch_page("app_pages/model.py").run()
@@ -200,6 +199,7 @@ def test_sidebar_model_picker_switches_every_page(app: AppTest, tmp_path: Path,
 
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.session_state["model"] = builtin_models()[0]  # as if picked in the sidebar
+        at.session_state["technical"] = True
         at.switch_page("app_pages/model.py").run()
         assert not at.exception
         assert "picker-test-model" not in texts(at) and builtin_models()[0] in texts(at)
@@ -227,9 +227,151 @@ def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.
     assert any(b.label.startswith("Freeze this frame") for b in at.button), "the freeze button is missing"
     assert handed and callable(handed[-1].process), "the player must get the session's frame processor"
     twin = int8_twin(DEFAULT_MODEL)
-    if twin:  # the shipped int8 twin runs the stream by default, and the toggle switches back
-        assert at.toggle(key="webcam-int8").value is True
+    if twin:  # the shipped int8 twin runs the stream by default; its switch shows with the technical details
+        assert not [t for t in at.toggle if t.key == "webcam-int8"], "the engine is a technical detail"
         assert handed[-1].model_name == twin
+        at.toggle(key="technical").set_value(True).run()
+        assert at.toggle(key="webcam-int8").value is True
         at.toggle(key="webcam-int8").set_value(False).run()
         assert not at.exception, at.exception
         assert handed[-1].model_name == DEFAULT_MODEL
+        at.toggle(key="technical").set_value(False).run()  # hidden again, the choice stands
+        assert not at.exception and handed[-1].model_name == DEFAULT_MODEL
+
+
+# ---- a teacher's first ten minutes (#20) ------------------------------------------------------------------
+
+def _model_page(app: AppTest, technical: bool) -> AppTest:
+    at = app.run()
+    if technical:
+        at.toggle(key="technical").set_value(True).run()
+    at.switch_page("app_pages/model.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_technical_details_are_off_by_default_and_the_switch_shows_them(app: AppTest) -> None:
+    """Off (the default): plain words only, no AUC figures, no model file name. On: both, and the switch
+    keeps its value from page to page for the session."""
+    loaded_name = json.loads(resolve_model_path(None).with_suffix(".json").read_text())["name"]
+    at = _model_page(app, technical=False)
+    assert at.toggle(key="technical").value is False
+    tables = [d.value for d in at.dataframe]
+    assert not any("AUC" in str(c) for t in tables for c in t.columns), "AUC figures are technical details"
+    assert loaded_name not in texts(at), "the model's file name is a technical detail"
+    heatmaps = [t for t in tables if "faithful share" in t.columns]
+    if not heatmaps:
+        pytest.skip("the built-in model's card has no heatmap figures to hide or show")
+    at = _model_page(app, technical=True)
+    assert at.toggle(key="technical").value is True, "the switch keeps its value on another page"
+    tables = [d.value for d in at.dataframe]
+    assert any("deletion AUC (lower is better)" in t.columns for t in tables)
+    assert loaded_name in texts(at)
+
+
+def test_model_page_counts_an_unsure_reading_apart_and_says_where_speed_was_measured(app: AppTest) -> None:
+    from fer_core import card as cards
+
+    card = json.loads(resolve_model_path(None).with_suffix(".json").read_text())
+    rows = cards.posed_rows(card.get("generalisation"))
+    if rows is None:
+        pytest.skip("the built-in model's card has no media-check")
+    at = _model_page(app, technical=False)
+    words = texts(at)
+    assert "one actor" not in words and f"{len(rows)} different people" in words
+    sure = sum(r["read"] == cards.POSED_SURE for r in rows)
+    unsure = sum(r["read"] == cards.POSED_UNSURE for r in rows)
+    assert f"{sure} of {len(rows)}** read as intended" in words
+    if unsure:
+        assert f"{unsure} more as intended **but unsure**" in words
+    posed = next(d.value for d in at.dataframe if "intended" in d.value.columns)
+    assert set(posed["read"]) <= {cards.POSED_SURE, cards.POSED_UNSURE, cards.POSED_MISSED}
+    for _, row in posed.iterrows():  # a reading the app calls uncertain never counts as read as intended
+        if row["read"] == cards.POSED_SURE:
+            assert row["score"] >= UNCERTAIN_TOP
+    if card.get("latency"):
+        assert "time on this computer" not in words and "not on this computer" in words
+
+
+def test_photo_page_says_why_instead_of_none_and_offers_no_empty_downloads(app: AppTest) -> None:
+    happy = require_shared("media", "photos", "faceapi_happy.jpg").read_bytes()
+    at = app.run()
+    at.switch_page("app_pages/photo.py").run()
+    at.file_uploader(key="uploads").set_value([("wall.png", blank_png(), "image/png")]).run()
+    assert not at.exception, at.exception
+    assert not at.get("download_button"), "a photo without a face must not offer empty CSV or JSON files"
+    assert "no face found, so there are no results to download" in texts(at)
+    at.file_uploader(key="uploads").set_value([
+        ("happy.jpg", happy, "image/jpeg"), ("notes.png", b"this is not a picture", "image/png"),
+        ("wall.png", blank_png(), "image/png")]).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table["expression"].notna().all() and "None" not in set(table["expression"].astype(str))
+    by_file = dict(zip(table["file"], table["expression"]))
+    assert by_file["notes.png"] == "could not be used" and by_file["wall.png"] == "no face found"
+    errors = " ".join(e.value for e in at.error)
+    assert PHOTO_FORMATS in errors and "TIFF" not in errors and "GIF" not in errors
+    assert PHOTO_FORMATS in at.file_uploader(key="uploads").label
+    assert {b.key for b in at.get("download_button")} >= {"dl-csv", "dl-json"}
+
+
+def test_trust_notes_carry_a_sentence_for_the_class(app: AppTest) -> None:
+    from ui.trust import TRUST_FOR_CLASS
+
+    at = app.run()
+    at.button(key="try-sample").click().run()
+    assert not at.exception, at.exception
+    notes = [c.value for c in at.caption if "How far to trust this map" in c.value]
+    assert notes, "the trust note is missing"
+    assert all("To say to a class" in n and any(s in n for s in TRUST_FOR_CLASS.values()) for n in notes)
+    help_text = " ".join(m.value for m in at.markdown)
+    assert all(s in help_text for s in TRUST_FOR_CLASS.values()), "the help names all three verdicts"
+
+
+def test_home_and_robustness_start_from_the_measured_showcase(app: AppTest) -> None:
+    from fer_core.samples import HOME_VERDICT, ROBUSTNESS_CHANGE, ROBUSTNESS_SAMPLE, SAMPLE_NAME
+    from ui.trust import TRUST_WORDS
+
+    at = app.run()
+    words = texts(at)
+    assert "why this photo" in words
+    if HOME_VERDICT != "faithful":  # said honestly, not faked
+        assert "none passes it fully" in words and TRUST_WORDS[HOME_VERDICT].lower() in words
+    at.button(key="try-sample").click().run()
+    assert SAMPLE_NAME.lower() in texts(at)
+    at.switch_page("app_pages/robustness.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="robust-change").value == ROBUSTNESS_CHANGE
+    assert ROBUSTNESS_SAMPLE in texts(at)
+
+
+def test_video_page_text_and_chart_use_the_uncertain_rule_and_the_blurred_copy_shows(app: AppTest) -> None:
+    """The timeline's words and its shaded zone say the app's one threshold (fer_core.evaluation.uncertainty);
+    "Make the blurred copy" shows the video and its download in the same run, with nothing to reopen."""
+    import re
+
+    from ui.video_view import TIMELINE_CAPTION
+
+    clip = require_shared("media", "videos", "liveportrait_d18.mp4").read_bytes()
+    at = app.run()
+    at.switch_page("app_pages/video.py").run()
+    at.selectbox(key="video_fps").set_value(1.0).run()
+    at.file_uploader(key="video_upload").set_value([("d18.mp4", clip, "video/mp4")]).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert TIMELINE_CAPTION in captions
+    said = {int(n) for n in re.findall(r"below (\d+)%", TIMELINE_CAPTION)}
+    assert said == {round(UNCERTAIN_TOP * 100)}, "the caption's threshold is the rule's"
+    if UNCERTAIN_MARGIN > 0:
+        assert f"{UNCERTAIN_MARGIN * 100:.0f} points" in TIMELINE_CAPTION
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    zones = [s for s in spec["layout"]["shapes"] if s.get("type") == "rect" and s.get("y0") == 0]
+    assert zones and all(z["y1"] == UNCERTAIN_TOP for z in zones), "the shaded zone is the rule's"
+    notes = [a["text"] for a in spec["layout"]["annotations"] if "unsure" in a.get("text", "")]
+    assert notes == [f"unsure below {UNCERTAIN_TOP:.0%}"]
+    assert not at.get("video")
+    at.button(key="make-share").click().run()
+    assert not at.exception, at.exception
+    assert len(at.get("video")) == 1, "the blurred copy shows at once"
+    assert any(b.key == "dl-video-share" for b in at.get("download_button"))
+    assert not [b for b in at.button if b.key == "make-share"], "made once: the button gives way to the copy"

@@ -15,7 +15,16 @@ from typing import Iterator
 
 import pytest
 
-from tests.app.browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, settle, shoot, streamlit_app, wait_count
+from tests.app.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SANITY_S,
+    WIDE,
+    both_widths,
+    settle,
+    streamlit_app,
+    wait_count,
+)
 from tests.conftest import require_shared
 
 if not CHROMIUM.exists():
@@ -23,7 +32,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
 CLIPS = ("liveportrait_d3.mp4", "liveportrait_d18.mp4")  # 12 s and 7 s
-WIDE, NARROW = {"width": 1280, "height": 720}, {"width": 768, "height": 1024}
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +49,6 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
             yield pg
             pg.close()
         browser.close()
-
-
-def both_widths(page, name: str) -> None:
-    shoot(page, name)
-    page.set_viewport_size(NARROW)
-    settle(page)
-    shoot(page, f"{name}-768")
-    page.set_viewport_size(WIDE)
-    settle(page)
 
 
 def test_upload_two_clips_run_the_batch_and_download_everything(page) -> None:

@@ -30,7 +30,6 @@ from tests.app.browser_support import (
     SANITY_S,
     settle,
     shoot,
-    streamlit_app,
     wait_count,
 )
 from tests.conftest import require_shared
@@ -80,13 +79,6 @@ def browser(playwright, clip: Path) -> Iterator:
     b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
     yield b
     b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with streamlit_app(log) as (url, _):
-        yield url
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -142,6 +134,12 @@ def wait_for(page, locator, timeout_s: float = SANITY_S) -> None:
     locator.first.wait_for(timeout=timeout_s * 1000)
 
 
+def _in_view(page, locator) -> bool:
+    """The element's top is on screen, with room below it to see what follows."""
+    box = locator.first.bounding_box()
+    return box is not None and 0 <= box["y"] <= page.viewport_size["height"] - 150
+
+
 # ---- tests -----------------------------------------------------------------------------------------------
 
 def test_live_stream_finds_a_face_and_draws_labels_and_chart(browser, server: str) -> None:
@@ -171,7 +169,13 @@ def test_freeze_and_explain_shows_the_photo_cards(browser, server: str) -> None:
     press(page, "start")
     wait_for(page, page.get_by_text(FACE_LABEL))
     page.get_by_role("button", name="Freeze this frame and explain").click()
-    wait_for(page, page.get_by_role("heading", name="Frozen frame"))
+    heading = page.get_by_role("heading", name="Frozen frame")
+    wait_for(page, heading)
+    # the result is drawn far below the button: the page must bring it into view, or nothing seems to happen
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _in_view(page, heading):
+        page.wait_for_timeout(100)
+    assert _in_view(page, heading), f"the frozen frame is out of sight: {heading.bounding_box()}"
     wait_for(page, page.get_by_role("heading", name=re.compile(r"^Face \d+: \w+ \(\d+%\)")))
     wait_for(page, page.get_by_text(DEFAULT_HEATMAP))
     wait_for(page, page.get_by_text(re.compile("How far to trust this map:")))

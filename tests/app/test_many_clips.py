@@ -31,13 +31,6 @@ CLIPS = ("liveportrait_d3.mp4", "liveportrait_d18.mp4")
 pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
 
 
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for key, value in model_env().items():
-        monkeypatch.setenv(key, value)
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def recognizer():
     from fer_core.recognizer import Recognizer

@@ -467,3 +467,27 @@ def test_explain_bench_reports_every_variant(loaded) -> None:
     for row in report.values():
         assert row["n"] == 2 and row["ms"] > 0
         assert 0 <= row["deletion_auc"] <= 1 and 0 <= row["insertion_auc"] <= 1
+
+
+def test_a_group_photo_explained_in_shared_batches_matches_face_by_face(loaded, media_photo) -> None:
+    """The Photo page explains and checks every face of a group photo in shared batches: the maps and the
+    trust verdicts are those of one call per face (up to float rounding), targets and contrasts included."""
+    from fer_core.explain.attribution import check_faithfulness_many, explain_crops
+
+    rec = Recognizer(loaded)
+    crops = np.stack([f.crop for f in rec.analyze(media_photo("faceapi_bbt1.jpg"))])
+    assert len(crops) >= 3, "the group photo should have several faces"
+    targets = [None, "anger", None]
+    many = explain_crops(loaded, crops[:3], "occlusion", targets)
+    single = [explain(loaded, c, "occlusion", t) for c, t in zip(crops[:3], targets)]
+    for a, b in zip(many, single):
+        assert a.target == b.target and np.abs(a.heatmap - b.heatmap).max() < 1e-4
+    assert many[1].target == "anger"
+    contrasted = explain(loaded, crops[0], "occlusion", "happiness", contrast="neutral")
+    checked = check_faithfulness_many(loaded, crops[[0, 0, 2]], [single[0], contrasted, single[2]])
+    alone = [check_faithfulness(loaded, crops[0], single[0]), check_faithfulness(loaded, crops[0], contrasted),
+             check_faithfulness(loaded, crops[2], single[2])]
+    for a, b in zip(checked, alone):
+        assert a.faithfulness.verdict == b.faithfulness.verdict
+        assert abs(a.faithfulness.relative_gap - b.faithfulness.relative_gap) < 1e-3
+        assert np.allclose(a.faithfulness.deletion_curve, b.faithfulness.deletion_curve, atol=1e-4)

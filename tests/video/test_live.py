@@ -234,6 +234,50 @@ def test_labels_are_drawn_inside_the_frame_for_a_face_at_the_top() -> None:
     assert rgb[:, 630:].any() and not rgb[200:, :480].any()
 
 
+def _drawn_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every label text the stream draws from now on (cv2.putText, wrapped)."""
+    import fer_core.video.live as live
+
+    drawn: list[str] = []
+    real = live.cv2.putText
+    monkeypatch.setattr(live.cv2, "putText", lambda img, text, *a, **k: drawn.append(text) or real(img, text, *a, **k))
+    return drawn
+
+
+def test_the_video_label_shows_the_reading_the_panel_shows(recognizer: Recognizer, clip,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The number on the video is the one the page's panel took with `status()` (twice a second), not each
+    frame's own: the two never disagree, as they did when the video ran ahead of the panel."""
+    drawn = _drawn_texts(monkeypatch)
+    processor = LiveProcessor(recognizer, reading_every_s=3600)  # here only the panel renews the reading
+    feed(processor, clip[:10])
+    panel = processor.status().faces[0]  # what the panel shows now
+    drawn.clear()
+    own = set()
+    for i, frame in enumerate(clip[10:45], 10):  # the face's smoothed scores move on meanwhile
+        processor.process(stamped(frame, i))
+        face = processor._faces[0]  # the stream's latest face (private: the page only sees status() copies)
+        own.add(f"Face {face.track_id}: {face.label} {face.confidence:.0%}")
+    assert set(drawn) == {panel.reading_text}, "the video must show the panel's number"
+    assert own - {panel.reading_text}, "the clip's scores should have moved on, or this test proves nothing"
+    later = processor.status().faces[0]
+    drawn.clear()
+    processor.process(stamped(clip[45], 45))
+    assert drawn == [later.reading_text], "a new reading by the panel shows on the next frame"
+
+
+def test_without_a_panel_the_video_label_renews_itself(recognizer: Recognizer, clip,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = _drawn_texts(monkeypatch)
+    processor = LiveProcessor(recognizer, reading_every_s=0.0)  # renew on every frame while nobody reads
+    own = []
+    for i, frame in enumerate(clip[:20]):
+        processor.process(stamped(frame, i))
+        face = processor._faces[0]
+        own.append(f"Face {face.track_id}: {face.label} {face.confidence:.0%}")
+    assert drawn == own
+
+
 # ---- page helpers -------------------------------------------------------------------------------------------
 
 def test_ice_servers_default_to_none_and_read_json() -> None:

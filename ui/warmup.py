@@ -1,0 +1,55 @@
+"""Warm-up at server start: `streamlit run app.py` finds the `st.App` in app.py, whose lifespan starts this in
+a background thread before the first visitor arrives. It loads the default model and face finder into the
+shared resource cache (the very objects the pages then use), imports the pages' heavy libraries, and runs
+the sample photo once through recognition, a heatmap and its trust check, so that the first click on
+"Analyse this sample photo" waits for none of it. Nothing is written anywhere.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from streamlit.logger import get_logger
+
+_LOG = get_logger(__name__)  # Streamlit's logger: its level and format, in the server's console
+done = threading.Event()  # set when the warm-up has finished (or failed: the pages then load lazily)
+
+
+def warm_up() -> None:
+    """Load and exercise what the first visit needs; failures are logged, never raised."""
+    start = time.perf_counter()
+    try:
+        # First what the sample's first label needs (recognition), then the heatmap's libraries and code.
+        from fer_core.detection.registry import DEFAULT_DETECTOR
+        from fer_core.model.catalog import default_model
+        from fer_core.samples import sample_photo_rgb
+        from ui.resources import _recognizer
+
+        recognizer = _recognizer(DEFAULT_DETECTOR, default_model())
+        faces = recognizer.analyze_rgb(sample_photo_rgb())
+        _LOG.info("FER Lens: model ready %.1f s after start", time.perf_counter() - start)
+
+        import numpy as np
+
+        from fer_core.explain.attribution import check_faithfulness_many, explain_crops
+        from fer_core.explain.registry import DEFAULT_METHOD
+        from ui import figures, photo_view  # noqa: F401 - imports plotly, pandas and the page code once
+
+        if faces:
+            crops = np.stack([f.crop for f in faces])
+            check_faithfulness_many(recognizer.loaded, crops, explain_crops(recognizer.loaded, crops,
+                                                                            DEFAULT_METHOD))
+        _LOG.info("FER Lens warmed up in %.1f s", time.perf_counter() - start)
+    except Exception:  # noqa: BLE001 - a warm-up must never stop the server
+        _LOG.exception("warm-up failed; the model will load on first use")
+    finally:
+        done.set()
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The st.App lifespan: start the warm-up beside the server, and serve at once."""
+    threading.Thread(target=warm_up, name="fer-lens-warmup", daemon=True).start()
+    yield
