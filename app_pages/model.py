@@ -126,6 +126,13 @@ else:
 
 # ---- real photos ---------------------------------------------------------------------------------------------
 st.header("Does it work on real photos?")
+photos = cards.photo_scores(card)
+if photos is not None:
+    compared = f", against {scores.metrics['accuracy']:.0%} on FER+'s own test faces above" if scores else ""
+    st.write(f"On {photos.get('n', 0):,} press and web photos of other people, from other cameras (the muxspace "
+             "validation photos; faces found and framed as the app does), the model was right "
+             f"**{photos['accuracy']:.0%}** of the time{compared} (balanced score {photos.get('macro_f1', 0):.2f}, "
+             f"confidence error {photos.get('ece', 0):.1%}).")
 gen = card.get("generalisation")
 posed = cards.posed_rows(gen)
 if not posed:

@@ -36,6 +36,16 @@ def scores(card: dict[str, Any]) -> Scores | None:
     return None
 
 
+def photo_scores(card: dict[str, Any]) -> dict[str, Any] | None:
+    """Metrics on photos of other people through the app's own face finder, when the card holds them:
+    `evaluate PHOTOS --layout folders --detect --write-card`, else the extra valid set a training run scored
+    (muxspace valid)."""
+    for found in (card.get("metrics_photos_detect"), (card.get("metrics") or {}).get("extra_valid")):
+        if isinstance(found, dict) and "accuracy" in found:
+            return found
+    return None
+
+
 def reliability(card: dict[str, Any], found: Scores | None = None) -> list[dict[str, float]] | None:
     """Reliability-diagram bins ({lo, hi, confidence, accuracy, count}) from the card, or None."""
     found = found or scores(card)

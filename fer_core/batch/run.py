@@ -148,7 +148,11 @@ def _outcomes(clips: list[Clip], settings: BatchSettings, engine: Engine, progre
     done = 0.0
     within: dict[str, float] = {}  # seconds analysed so far of each clip in progress
 
+    finished: set[str] = set()  # a worker's last report may arrive after its clip's outcome
+
     def clip_progress(clip_id: str, t: float) -> None:
+        if clip_id in finished:
+            return
         within[clip_id] = min(t, seconds.get(clip_id, t))
         if progress:
             progress(min(done + sum(within.values()), total), total, "")
@@ -156,11 +160,12 @@ def _outcomes(clips: list[Clip], settings: BatchSettings, engine: Engine, progre
     if progress:
         progress(0.0, total, "")
     for outcome in engine.run(clips, settings, cancel, clip_progress):
+        finished.add(outcome.clip.clip_id)
         within.pop(outcome.clip.clip_id, None)
         done += seconds.get(outcome.clip.clip_id, 0.0) if known else 1.0
         yield outcome
-        if progress:
-            progress(min(done, total), total, outcome.clip.name)
+        if progress:  # the clips still in progress count too, so the bar never steps back
+            progress(min(done + sum(within.values()), total), total, outcome.clip.name)
 
 
 def run_batch(inputs: Iterable[str | Path] | list[Clip], out: str | Path, settings: BatchSettings | None = None,

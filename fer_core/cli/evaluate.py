@@ -89,12 +89,23 @@ def run_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+PHOTOS_SECTION = "metrics_photos_detect"  # fer_core.card.photo_scores reads it: photos through the face finder
+
+
+def card_section(args: argparse.Namespace) -> str:
+    """Where `--write-card` files the figures: FER+ splits by split; a folder of photos (muxspace valid, say)
+    read through the face finder under PHOTOS_SECTION, with the folder's path beside them."""
+    if args.layout == "folders" and args.detect:
+        return PHOTOS_SECTION
+    return f"metrics_{args.split}" + ("_detect" if args.detect else "")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from fer_core.evaluation.dataset import evaluate_dataset
 
     metrics = evaluate_dataset(args.data, layout=args.layout, split=args.split, model=args.model,
                                detect=args.detect, detector=args.detector, limit=args.limit)
-    common.record(args, f"metrics_{args.split}" + ("_detect" if args.detect else ""), metrics)
+    common.record(args, card_section(args), dict(metrics, data=str(args.data)) if args.layout == "folders" else metrics)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

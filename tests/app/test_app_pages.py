@@ -375,3 +375,18 @@ def test_video_page_text_and_chart_use_the_uncertain_rule_and_the_blurred_copy_s
     assert len(at.get("video")) == 1, "the blurred copy shows at once"
     assert any(b.key == "dl-video-share" for b in at.get("download_button"))
     assert not [b for b in at.button if b.key == "make-share"], "made once: the button gives way to the copy"
+
+
+def test_model_page_shows_the_photos_of_other_people_beside_the_test_faces(app: AppTest) -> None:
+    """The card's figures on photos through the face finder (`evaluate DIR --layout folders --detect
+    --write-card`) are on the Model page, next to the FER+ test figure."""
+    from fer_core import card as cards
+
+    card = json.loads(resolve_model_path(None).with_suffix(".json").read_text())
+    photos = cards.photo_scores(card)
+    if photos is None:
+        pytest.skip("the built-in model's card has no figures on photos through the face finder")
+    words = texts(at := _model_page(app, technical=False))
+    assert not at.exception
+    assert f"on {photos['n']:,} press and web photos" in words
+    assert f"**{photos['accuracy']:.0%}** of the time" in words

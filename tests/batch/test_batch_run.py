@@ -136,3 +136,16 @@ def test_the_ray_engine_analyses_clips_on_actors(term: Path, tmp_path: Path) -> 
     report = run_batch(clips, tmp_path / "out", BatchSettings(fps=2.0, max_s=3.0, formats=("csv",)),
                        RayEngine(workers=1))
     assert sorted(r["status"] for r in report.rows) == ["done", "failed"]
+
+
+def test_progress_counts_seconds_of_video_and_never_steps_back(term: Path, tmp_path: Path) -> None:
+    """Two workers report seconds within their clips while they run; the bar's figure only ever grows and
+    ends at the clips' analysed length."""
+    clips = [c for c in find_clips([term]) if c.name in CLIPS]
+    seen: list[tuple[float, float]] = []
+    run_batch(clips, tmp_path / "out", FAST, LocalEngine(2), progress=lambda done, total, name: seen.append(
+        (done, total)))
+    done = [d for d, _ in seen]
+    assert len(seen) > len(clips) + 1, "progress also came from inside the clips"
+    assert all(b >= a - 1e-9 for a, b in zip(done, done[1:])), done
+    assert abs(done[-1] - seen[-1][1]) < 1e-6 and seen[-1][1] == pytest.approx(2 * FAST.max_s, abs=0.5)
