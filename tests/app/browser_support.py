@@ -140,3 +140,14 @@ def both_widths(page, name: str) -> None:
     shoot(page, f"{name}-768")
     page.set_viewport_size(WIDE)
     settle(page)
+
+
+def open_via_navigation(browser, url: str, link: str, viewport: dict, **options):
+    """A new page that goes through Home and the navigation link `link`, as a visitor would, and waits until
+    that page's uploader is ready."""
+    page = browser.new_page(viewport=viewport, **options)
+    page.goto(url)
+    page.get_by_role("link", name=link).click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=SANITY_S * 1000)
+    settle(page)
+    return page

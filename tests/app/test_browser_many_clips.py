@@ -17,12 +17,11 @@ import pytest
 
 from tests.app.browser_support import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     SANITY_S,
     WIDE,
     both_widths,
+    open_via_navigation,
     settle,
-    streamlit_app,
     wait_count,
 )
 from tests.conftest import require_shared
@@ -35,20 +34,10 @@ CLIPS = ("liveportrait_d3.mp4", "liveportrait_d18.mp4")  # 12 s and 7 s
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        with streamlit_app(log) as (url, _):
-            pg = browser.new_page(viewport=WIDE, accept_downloads=True)
-            pg.goto(url)  # through Home and the navigation, as a visitor would
-            pg.get_by_role("link", name="Many clips").click()
-            pg.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached",
-                                                                                timeout=SANITY_S * 1000)
-            settle(pg)
-            yield pg
-            pg.close()
-        browser.close()
+def page(browser, server: str) -> Iterator:
+    pg = open_via_navigation(browser, server, "Many clips", WIDE, accept_downloads=True)
+    yield pg
+    pg.close()
 
 
 def test_upload_two_clips_run_the_batch_and_download_everything(page) -> None:

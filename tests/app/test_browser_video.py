@@ -12,7 +12,13 @@ from typing import Iterator
 
 import pytest
 
-from tests.app.browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, settle, shoot, streamlit_app
+from tests.app.browser_support import (
+    CHROMIUM,
+    SANITY_S,
+    open_via_navigation,
+    settle,
+    shoot,
+)
 from tests.conftest import require_shared
 
 if not CHROMIUM.exists():
@@ -23,20 +29,10 @@ DONE = re.compile(r"face followed through")
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        with streamlit_app(log) as (url, _):
-            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-            pg.goto(url)  # through Home and the navigation, as a visitor would
-            pg.get_by_role("link", name="Video clip").click()
-            pg.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached",
-                                                                                timeout=SANITY_S * 1000)
-            settle(pg)
-            yield pg
-            pg.close()
-        browser.close()
+def page(browser, server: str) -> Iterator:
+    pg = open_via_navigation(browser, server, "Video clip", {"width": 1400, "height": 1000})
+    yield pg
+    pg.close()
 
 
 def test_upload_shows_timeline_frame_and_key_moments(page) -> None:
