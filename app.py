@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.classroom import code_form, gate, pupil
 from ui.settings import sidebar
 
 if __name__ == "__main__":  # a page run: Streamlit's script runner executes this file as __main__
     st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
+    admitted = gate()  # a class session: a pupil sees only the code form until the code is entered
 
     # Later pages (app_pages/webcam.py, app_pages/video.py) join this list.
     PAGES = [
@@ -25,16 +27,25 @@ if __name__ == "__main__":  # a page run: Streamlit's script runner executes thi
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:"),
         st.Page("app_pages/video.py", title="Video clip", icon=":material/movie:"),
-        st.Page("app_pages/many_clips.py", title="Many clips", icon=":material/video_library:"),
+        *([] if pupil() else  # a class session: batches of clips are the teacher's, not for pupils' phones
+          [st.Page("app_pages/many_clips.py", title="Many clips", icon=":material/video_library:")]),
         st.Page("app_pages/robustness.py", title="Robustness", icon=":material/science:"),
         st.Page("app_pages/teach.py", title="Can you read this face?", icon=":material/school:", url_path="teach"),
         st.Page("app_pages/model.py", title="About the model", icon=":material/fact_check:"),
     ]
 
-    page = st.navigation(PAGES)
+    # The pages are always declared, so the address a pupil opened (/photo, /webcam) is kept; until the code is
+    # entered the page list is hidden and none of them runs.
+    page = st.navigation(PAGES, position="sidebar" if admitted else "hidden")
+    if not admitted:
+        code_form()
+        st.stop()
     sidebar()
     page.run()
 else:  # `streamlit run app.py` imports this module to find the server it should start
+    from starlette.middleware import Middleware
+
+    from fer_core.classroom.upload_gate import UploadGate
     from ui.warmup import lifespan
 
-    app = st.App("app.py", lifespan=lifespan)
+    app = st.App("app.py", lifespan=lifespan, middleware=[Middleware(UploadGate)])

@@ -52,10 +52,7 @@ if not readable:
 if len(results) > 1:
     st.subheader("All photos")
     view.show_batch_table(results)
-if any(r.faces for r in results):
-    view.show_downloads(results, recognizer)
-else:  # nothing to save: no empty table or file on offer
-    st.caption(":material/search_off: No face found, so there are no results to download.")
+downloads = st.container()  # filled after the face cards below, so that they appear first
 
 with st.expander("How to read these results", icon=":material/help:"):
     st.markdown(
@@ -79,5 +76,15 @@ if len(with_faces) > 1:
 else:
     focus = with_faces[0]
 
+
+
+def fill_downloads() -> None:
+    with downloads:
+        if any(r.faces for r in results):
+            view.show_downloads(results, recognizer)
+        else:  # nothing to save: no empty table or file on offer
+            st.caption(":material/search_off: No face found, so there are no results to download.")
+
+
 st.subheader(focus.name)
-view.show_photo(focus, model, settings)
+view.show_photo(focus, model, settings, before_trust_notes=fill_downloads)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.classroom.streams import STREAM_SLOTS
 from fer_core.model.catalog import int8_twin
 from ui import photo_view
 from ui import webcam_view as view
+from ui.classroom import webcam_gate
 from ui.resources import get_model, get_recognizer
 from ui.settings import current, technical
 from ui.trust import trust_help
@@ -25,8 +27,17 @@ video_col, panel_col = st.columns([1, 1], gap="large")
 with video_col:
     use_fast = fast_twin is not None and view.fast_engine_toggle()
     processor = view.session_processor(get_recognizer(stream_detector, fast_twin if use_fast else None))
-    ctx = view.stream(processor)
-    playing = ctx.state.playing
+    may_stream, per_frame, interval = webcam_gate()  # a class session: a cap on live webcams, the teacher's first
+    processor.set_gate(per_frame, interval)
+    if may_stream:
+        playing = view.stream(processor).state.playing
+    else:
+        playing = False
+        st.info(f"{STREAM_SLOTS.pupil_cap} webcams in the class are live already, as many as this computer can "
+                "follow smoothly. Please wait a minute and try again, or use the Photo page meanwhile.",
+                icon=":material/hourglass_top:")
+        st.button("Try again", icon=":material/refresh:", key="webcam-retry")
+        st.page_link("app_pages/photo.py", label="Go to the Photo page", icon=":material/add_a_photo:")
     view.controls(processor, recognizer, playing)
     st.caption("🔒 Frames are analysed in memory on this computer and never saved. Only the latest frame and "
                "the last 10 seconds of scores are kept, while this tab is open.")

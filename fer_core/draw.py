@@ -127,3 +127,17 @@ def draw_meshes(rgb: np.ndarray, faces: Sequence) -> np.ndarray:
         for x, y in np.round(mesh[:, :2]).astype(int):
             cv2.circle(out, (int(x), int(y)), radius, color, -1, cv2.LINE_AA)
     return out
+
+
+def blur_faces(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], margin: float = 0.25) -> np.ndarray:
+    """Pixelate each box (grown by `margin` on every side) so strongly that the face cannot be recognised."""
+    out = rgb.copy()
+    H, W = out.shape[:2]
+    for x, y, w, h in boxes:
+        x0, y0 = max(0, int(x - margin * w)), max(0, int(y - margin * h))
+        x1, y1 = min(W, int(x + w * (1 + margin))), min(H, int(y + h * (1 + margin)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        tiny = cv2.resize(out[y0:y1, x0:x1], (6, 6), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.resize(tiny, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return out

@@ -23,12 +23,11 @@ from PIL import Image
 from fer_core import __version__
 from fer_core.batch.html_report import card_summary_html, img_tag, notice_html, page
 from fer_core.detection.movements import notable
-from fer_core.draw import annotate
+from fer_core.draw import annotate, blur_faces
 from fer_core.evaluation.uncertainty import uncertainty
 from fer_core.explain.render import REGIONS, caption, legend, overlay, region_map
 from fer_core.labels import COLORS_RGB, hex_color
 from fer_core.report import png_bytes, ranked
-from fer_core.video.export import blur_faces
 
 if TYPE_CHECKING:
     from fer_core.explain.attribution import Explanation

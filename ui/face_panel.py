@@ -18,6 +18,7 @@ from fer_core.explain.render import caption, legend, overlay_on_crop
 from fer_core.model.checkpoint import LoadedModel
 from fer_core.report import ranked
 
+from .classroom import queued
 from .figures import probability_bars
 from .photo_view import show_trust_note
 from .session_cache import memo
@@ -28,13 +29,13 @@ PICTURE_PX = 150
 def heatmap(model: LoadedModel, crop: np.ndarray, method: str, target: str, key: tuple) -> Explanation:
     """The map of `model` for `target` on this crop, reused across reruns (`key` names the crop)."""
     return memo("panel-explanations", (model.name, *key, method, target),
-                lambda: explain(model, crop, method, target), max_items=48)
+                queued(lambda: explain(model, crop, method, target)), max_items=48)
 
 
 def checked(model: LoadedModel, crop: np.ndarray, expl: Explanation, key: tuple) -> Explanation:
     """The same map with its trust check, measured on the map already drawn."""
     return memo("panel-checked", (model.name, *key, expl.method, expl.target),
-                lambda: check_faithfulness(model, crop, expl), max_items=48)
+                queued(lambda: check_faithfulness(model, crop, expl), "the trust check"), max_items=48)
 
 
 @dataclass

@@ -6,7 +6,7 @@ every card is on screen and fills in its note, so the visitor is never kept wait
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -31,6 +31,7 @@ from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.report import PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv, to_json
 
+from .classroom import heavy_turn, queued
 from .figures import probability_bars
 from .session_cache import memo, memo_many
 from .settings import Settings
@@ -57,7 +58,8 @@ HEATMAP_PX = 160  # the heatmap on each face card, with its colour scale under i
 def analysis(recognizer: Recognizer, name: str, data: bytes, max_bytes: int) -> PhotoResult:
     """`analyze_photo`, reused across reruns for the same bytes, detector and model."""
     key = (digest(data), recognizer.detector.name, recognizer.loaded.name, name)
-    return memo("photos", key, lambda: analyze_photo(recognizer, name, data, max_bytes=max_bytes), max_items=12)
+    find = queued(lambda: analyze_photo(recognizer, name, data, max_bytes=max_bytes), "finding the faces")
+    return memo("photos", key, find, max_items=12)
 
 
 @dataclass(frozen=True)
@@ -78,17 +80,15 @@ class HeatmapRequest:
         """The explanation, reused across reruns."""
         crop = self.result.faces[self.index].crop
         return memo("explanations", self._key(),
-                    lambda: explain(model, crop, self.method, self.target, contrast=self.contrast), max_items=96)
+                    queued(lambda: explain(model, crop, self.method, self.target, contrast=self.contrast)),
+                    max_items=96)
 
     @staticmethod
     def compute_many(requests: list["HeatmapRequest"], model: LoadedModel) -> list[Explanation]:
         """Several faces' explanations, those not held yet computed together (occlusion: shared batches)."""
         def missing(positions: list[int]) -> list[Explanation]:
-            picked = [requests[i] for i in positions]
-            crops = np.stack([r.result.faces[r.index].crop for r in picked])
-            if len({r.method for r in picked}) == 1 and all(r.contrast is None for r in picked):
-                return explain_crops(model, crops, picked[0].method, [r.target for r in picked])
-            return [explain(model, c, r.method, r.target, contrast=r.contrast) for c, r in zip(crops, picked)]
+            with heavy_turn():
+                return _explain_missing([requests[i] for i in positions], model)
 
         return memo_many("explanations", [r._key() for r in requests], missing, max_items=96)
 
@@ -98,7 +98,8 @@ class HeatmapRequest:
         def missing(positions: list[int]) -> list[Explanation]:
             picked = [requests[i] for i in positions]
             crops = np.stack([r.result.faces[r.index].crop for r in picked])
-            return check_faithfulness_many(model, crops, HeatmapRequest.compute_many(picked, model))
+            with heavy_turn("the trust checks"):
+                return check_faithfulness_many(model, crops, HeatmapRequest.compute_many(picked, model))
 
         return memo_many("checked_explanations", [r._key() for r in requests], missing, max_items=96)
 
@@ -106,7 +107,16 @@ class HeatmapRequest:
         """The same explanation with its trust hint, measured on the map already drawn (not computed again)."""
         crop = self.result.faces[self.index].crop
         return memo("checked_explanations", self._key(),
-                    lambda: check_faithfulness(model, crop, self.compute(model)), max_items=96)
+                    queued(lambda: check_faithfulness(model, crop, self.compute(model)), "the trust check"),
+                    max_items=96)
+
+
+def _explain_missing(picked: list[HeatmapRequest], model: LoadedModel) -> list[Explanation]:
+    """The explanations `compute_many` does not hold yet: one shared batch when the faces ask the same way."""
+    crops = np.stack([r.result.faces[r.index].crop for r in picked])
+    if len({r.method for r in picked}) == 1 and all(r.contrast is None for r in picked):
+        return explain_crops(model, crops, picked[0].method, [r.target for r in picked])
+    return [explain(model, c, r.method, r.target, contrast=r.contrast) for c, r in zip(crops, picked)]
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------
@@ -166,12 +176,15 @@ def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
     return replace(settings, method=fallback)
 
 
-def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
-    """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes."""
+def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings,
+               before_trust_notes: Callable[[], None] = lambda: None) -> None:
+    """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes (the slowest
+    part). `before_trust_notes` runs once the cards are on screen: the page draws its downloads there."""
     settings = usable_settings(settings, model)
     if not result.faces:
         st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch",
                  alt=f"The photo {result.name}, in which no face was found")
+        before_trust_notes()
         return
     stem = result.name.rsplit(".", 1)[0]
     n = len(result.faces)
@@ -215,6 +228,7 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings) -> N
         right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
                               f"{stem}-heatmaps.png", "image/png", on_click="ignore",
                               icon=":material/download:", key=f"dl-heat-{result.digest[:12]}")
+    before_trust_notes()
     fill_trust_notes([(request, slot) for _, _, request, slot in shown], model)
 
 

@@ -14,6 +14,7 @@ from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import Recognizer
 from fer_core.report import PhotoResult, ranked
 
+from .classroom import queued
 from .figures import probability_bars
 from .session_cache import memo
 
@@ -23,12 +24,13 @@ def variants(recognizer: Recognizer, result: PhotoResult, index: int) -> dict[st
     from fer_core.evaluation.robustness import face_under_perturbations
 
     key = (result.digest, recognizer.detector.name, index)
-    return memo("robustness", key, lambda: face_under_perturbations(recognizer.classify_crops,
-                                                                    result.faces[index].crop), max_items=8)
+    work = queued(lambda: face_under_perturbations(recognizer.classify_crops, result.faces[index].crop),
+                  "the changed faces")
+    return memo("robustness", key, work, max_items=8)
 
 
 def heatmap(model: LoadedModel, crop: np.ndarray, method: str, target: str, key: tuple) -> Explanation:
-    return memo("robustness-heatmaps", (*key, method, target), lambda: explain(model, crop, method, target),
+    return memo("robustness-heatmaps", (*key, method, target), queued(lambda: explain(model, crop, method, target)),
                 max_items=24)
 
 

@@ -22,6 +22,7 @@ from fer_core.video.analysis import Moment, VideoAnalysis, analyze_video, moment
 from fer_core.video.export import draw_tracks, shareable_clip, timeline_csv, timeline_json
 from fer_core.video.summary import describe
 
+from .classroom import queued
 from .photo_view import show_trust_note
 from .session_cache import memo
 from .settings import Settings
@@ -108,7 +109,7 @@ def analysis(recognizer: Recognizer, clip: Clip, fps: float) -> VideoAnalysis:
         finally:
             bar.empty()
 
-    return memo("videos", key, compute, max_items=2)
+    return memo("videos", key, queued(compute, "the clip"), max_items=2)
 
 
 def moment(clip: Clip, result: VideoAnalysis, t: float) -> Moment:
@@ -127,14 +128,14 @@ def heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str) 
     """The explanation of one face's top (smoothed) expression at one moment, memoised."""
     face = m.face(track)
     return memo("video_explanations", (clip.digest, round(m.t, 3), track, method),
-                lambda: explain(model, face.crop, method, face.label), max_items=64)
+                queued(lambda: explain(model, face.crop, method, face.label)), max_items=64)
 
 
 def checked_heatmap(model: LoadedModel, clip: Clip, m: Moment, track: int, method: str) -> Explanation:
     """The same explanation with its trust check (a few dozen extra model passes on the map already drawn)."""
     return memo("video_checked_explanations", (clip.digest, round(m.t, 3), track, method),
-                lambda: check_faithfulness(model, m.face(track).crop, heatmap(model, clip, m, track, method)),
-                max_items=64)
+                queued(lambda: check_faithfulness(model, m.face(track).crop, heatmap(model, clip, m, track, method)),
+                       "the trust check"), max_items=64)
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------

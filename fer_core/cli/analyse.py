@@ -12,7 +12,7 @@ from fer_core.labels import CLASSES
 
 def register(sub: argparse._SubParsersAction) -> None:
     from fer_core.explain.registry import DEFAULT_METHOD, METHODS
-    from fer_core.video.analysis import DEFAULT_FPS, SMOOTH_HALF_LIFE_S
+    from fer_core.video.defaults import DEFAULT_FPS, SMOOTH_HALF_LIFE_S
 
     p = sub.add_parser("predict", help="facial expressions of every face in images")
     p.add_argument("paths", nargs="+")

@@ -13,7 +13,7 @@ from fer_core.cli import common
 
 def register(sub: argparse._SubParsersAction) -> None:
     from fer_core.detection.registry import DETECTORS
-    from fer_core.video.analysis import DEFAULT_FPS
+    from fer_core.video.defaults import DEFAULT_FPS
 
     p = sub.add_parser("bench", help="latency and throughput on this CPU")
     common.add_model(p)

@@ -1,16 +1,17 @@
 """The one command line: `fer-lens COMMAND ...` (or `python -m fer_core COMMAND ...`).
 
-Every command lives in one group module (`analyse`, `batch`, `evaluate`, `train`, `bench`, `research`), which adds its
-sub-parsers with the shared options of `fer_core.cli.common` and imports what it runs only when it runs.
+Every command lives in one group module (`analyse`, `batch`, `evaluate`, `train`, `bench`, `research`,
+`serve`), which adds its sub-parsers with the shared options of `fer_core.cli.common`
+and imports what it runs only when it runs.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from fer_core.cli import analyse, batch, bench, evaluate, research, train
+from fer_core.cli import analyse, batch, bench, evaluate, research, serve, train
 
-GROUPS = (analyse, batch, evaluate, train, bench, research)
+GROUPS = (analyse, batch, evaluate, train, bench, research, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

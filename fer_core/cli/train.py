@@ -11,7 +11,7 @@ from fer_core.cli import common
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from fer_core.training.train import TrainConfig
+    from fer_core.training.config import TrainConfig
 
     p = sub.add_parser("train", help="train a classifier on FER+ / class folders / fer2013.csv (resumable)")
     p.add_argument("data", help="dataset root (FER+ layout, class folders, or fer2013.csv)")

@@ -34,15 +34,14 @@ from fer_core.video.decode import (
     iter_frames,
     probe,
 )
+from fer_core.video.defaults import DEFAULT_FPS, SMOOTH_HALF_LIFE_S  # noqa: F401 - part of this interface
 from fer_core.video.summary import KeyMoment, TrackSummary, key_moments, summarise
 from fer_core.video.tracking import FaceTracker, ProbabilitySmoother
 
-DEFAULT_FPS = 5.0
 MAX_FPS = 30.0
 BATCH_FACES = 48  # crops classified together (a few frames' worth): batching is ~4x faster per face
 MIN_TRACK_SAMPLES = 3  # tracks seen fewer times are left out as passing false detections ...
 MIN_TRACK_S = 0.5  # ... unless they last at least this long
-SMOOTH_HALF_LIFE_S = 0.4
 
 ProgressFn = Callable[[float, float], None]  # (seconds of clip analysed, clip duration or 0 if unknown)
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from fer_core.detection.movements import MOVEMENTS
+from fer_core.draw import blur_faces  # noqa: F401 - part of this module's interface (the blurred copy)
 from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP
 from fer_core.labels import COLORS_RGB
 from fer_core.report import to_csv
@@ -95,20 +96,6 @@ def write_timeline(analysis: VideoAnalysis, out: Path, clip_name: str | None = N
 
 
 # ---- a face-blurred, annotated copy for sharing ----------------------------------------------------------
-
-def blur_faces(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], margin: float = 0.25) -> np.ndarray:
-    """Pixelate each box (grown by `margin` on every side) so strongly that the face cannot be recognised."""
-    out = rgb.copy()
-    H, W = out.shape[:2]
-    for x, y, w, h in boxes:
-        x0, y0 = max(0, int(x - margin * w)), max(0, int(y - margin * h))
-        x1, y1 = min(W, int(x + w * (1 + margin))), min(H, int(y + h * (1 + margin)))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        tiny = cv2.resize(out[y0:y1, x0:x1], (6, 6), interpolation=cv2.INTER_AREA)
-        out[y0:y1, x0:x1] = cv2.resize(tiny, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
-    return out
-
 
 def draw_tracks(rgb: np.ndarray, samples: list[FaceSample], labels: tuple[str, ...], scale: float = 1.0,
                 thickness: int = 2, display_width: int | None = None) -> np.ndarray:

@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import av
 import cv2
@@ -226,6 +227,10 @@ class LiveProcessor:
         self._smoothed: set[int] = set()
         self._since_detect = 0
         self._last_t: float | None = None
+        self._gate: Callable[[], str | None] | None = None
+        self._min_interval: Callable[[], float] | None = None
+        self._last_analysed = -math.inf  # the stream thread's own: when it last analysed a frame...
+        self._last_drawn: tuple[LiveFace, ...] | None = None  # ...and the faces it drew on it
 
     @staticmethod
     def _live_copy(recognizer: Recognizer) -> Recognizer:
@@ -251,6 +256,15 @@ class LiveProcessor:
         with self._lock:
             if recognizer.loaded is not self._recognizer.loaded or recognizer.detector is not self._recognizer.detector:
                 self._recognizer = self._live_copy(recognizer)
+
+    def set_gate(self, gate: Callable[[], str | None] | None,
+                 min_interval: Callable[[], float] | None = None) -> None:
+        """A check run on each frame before any analysis (a class session's stream cap, or its end): None lets
+        the frame through; a short reason is written on the video instead, and the frame is not analysed.
+        `min_interval()`: seconds to leave between analysed frames (a pupil's stream while the teacher's is
+        live); a frame that comes sooner is shown with the last boxes, at the cost of drawing them."""
+        with self._lock:
+            self._gate, self._min_interval = gate, min_interval
 
     def set_smoothing(self, on: bool) -> None:
         with self._lock:
@@ -312,6 +326,16 @@ class LiveProcessor:
         """The video_frame_callback: detect, classify, draw; publish the scores. A frame that cannot be
         analysed goes back unchanged, with the reason on the page: raising would end the whole stream."""
         start = time.perf_counter()
+        with self._lock:
+            gate, min_interval = self._gate, self._min_interval
+        reason = gate() if gate is not None else None
+        if reason is not None:
+            return _with_notice(frame, reason)
+        if (min_interval is not None and self._last_drawn is not None
+                and start - self._last_analysed < min_interval()):
+            shown = frame.to_ndarray(format="rgb24")
+            draw_faces(shown, self._last_drawn)
+            return av.VideoFrame.from_ndarray(shown, format="rgb24")
         with self._frame_lock:
             try:
                 out = self._process(frame, start)
@@ -343,6 +367,7 @@ class LiveProcessor:
             self._record(recording, faces, t)
         shown = rgb.copy()  # the clean frame is kept for "freeze"
         draw_faces(shown, faces)
+        self._last_analysed, self._last_drawn = start, faces
         out = av.VideoFrame.from_ndarray(shown, format="rgb24")
         self._publish(faces, t, Snapshot(rgb, tuple(dets)), start)
         return out
@@ -445,3 +470,25 @@ class LiveProcessor:
             while self._stats and wall - self._stats[0][0] > STATS_WINDOW_S:
                 self._stats.popleft()
             self._last_wall = wall
+
+
+def _with_notice(frame: av.VideoFrame, reason: str) -> av.VideoFrame:
+    """The camera frame, darkened, with `reason` written across it (wrapped to the frame's width)."""
+    rgb = (frame.to_ndarray(format="rgb24") * 0.35).astype(np.uint8)
+    h, w = rgb.shape[:2]
+    scale = max(0.5, w / 900)
+    words, lines, line = reason.split(), [], ""
+    for word in words:
+        trial = f"{line} {word}".strip()
+        if cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)[0][0] > w * 0.9 and line:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    lines.append(line)
+    step = int(40 * scale)
+    y = max(step, h // 2 - step * (len(lines) - 1) // 2)
+    for text in lines:
+        cv2.putText(rgb, text, (int(w * 0.05), y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+        y += step
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP, flagged
 
@@ -124,6 +123,8 @@ def key_moments(track: int, times: np.ndarray, probs: np.ndarray, labels: tuple[
                          labels[stable[i - 1]]) for i in np.flatnonzero(np.diff(stable)) + 1]
     peaks = []
     if len(times) > 1:
+        from scipy.signal import find_peaks  # here, not at the top: scipy.signal takes ~1 s to import, and
+        # the Photo page's report imports this module without needing it
         step = float(np.median(np.diff(times))) or 1.0
         for c, name in enumerate(labels):
             if name == neutral:

@@ -72,14 +72,16 @@ def server(browser, timings: dict, tmp_path_factory: pytest.TempPathFactory) -> 
     with streamlit_app(log) as (url, _):
         healthy = time.perf_counter() - start
         page.goto(url)
-        page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
-        settle(page)
+        # A visitor clicks as soon as the button shows: no settling or screenshot inside the timed span.
+        page.get_by_role("button", name="Analyse this sample photo").click(timeout=SANITY_S * 1000)
         timings["startup_s"] = round(time.perf_counter() - start, 2)
         timings["startup_health_s"] = round(healthy, 2)
-        shoot(page, "1-home")
-        page.get_by_role("button", name="Analyse this sample photo").click()
         page.get_by_role("heading", name=FACE_HEADING).first.wait_for(timeout=SANITY_S * 1000)
         timings["launch_to_sample_label_s"] = round(time.perf_counter() - start, 2)
+        page.goto(url)  # then Home's picture, settled
+        page.get_by_role("button", name="Analyse this sample photo").wait_for(timeout=SANITY_S * 1000)
+        settle(page)
+        shoot(page, "1-home")
         page.close()
         yield url
 

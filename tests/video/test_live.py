@@ -321,3 +321,34 @@ def test_history_figure_has_a_line_per_expression_in_its_colour() -> None:
     assert [t.name for t in fig.data] == list(CLASSES)
     assert [t.line.color for t in fig.data] == [hex_color(c) for c in CLASSES]
     assert tuple(fig.layout.xaxis.range) == (-HISTORY_S, 0)
+
+
+# ---- a class session's gate and pace (ui/classroom.py sets them) ---------------------------------------------
+
+def test_a_gated_stream_shows_the_reason_and_analyses_nothing(recognizer: Recognizer, clip) -> None:
+    counting = CountingDetector(recognizer.detector)
+    processor = LiveProcessor(with_detector(recognizer, counting))
+    processor.set_gate(lambda: "Three webcams are live already. Please wait a little.")
+    out = feed(processor, clip[:3])
+    assert counting.calls == 0 and processor.status().frames == 0
+    shown = out[0].to_ndarray(format="rgb24").astype(int)
+    camera = clip[0].to_ndarray(format="rgb24").astype(int)
+    assert shown.mean() < camera.mean() * 0.6, "the frame is darkened under the notice"
+    assert (shown > 200).any(), "the notice is written in white"
+    processor.set_gate(lambda: None)  # a slot came free
+    feed(processor, clip[3:6], start=3)
+    assert counting.calls > 0 and processor.status().frames == 3
+
+
+def test_a_paced_stream_analyses_fewer_frames_and_keeps_its_boxes(recognizer: Recognizer, clip) -> None:
+    counting = CountingDetector(recognizer.detector)
+    processor = LiveProcessor(with_detector(recognizer, counting), detect_every=1)
+    processor.set_gate(lambda: None, lambda: 3600.0)  # after the first frame, none is due for an hour
+    out = feed(processor, clip[:10])
+    assert processor.status().frames == 1 and counting.calls == 1
+    later = out[5].to_ndarray(format="rgb24").astype(int)
+    camera = clip[5].to_ndarray(format="rgb24").astype(int)
+    assert np.abs(later - camera).max() > 100, "the held frames carry the last boxes"
+    processor.set_gate(lambda: None, lambda: 0.0)
+    feed(processor, clip[10:12], start=10)
+    assert processor.status().frames == 3
