@@ -8,7 +8,7 @@ from fer_core.classroom.streams import STREAM_SLOTS
 from fer_core.model.catalog import int8_twin
 from ui import photo_view
 from ui import webcam_view as view
-from ui.classroom import webcam_gate
+from ui.classroom import live_webcams, webcam_gate
 from ui.resources import get_model, get_recognizer
 from ui.settings import current, technical
 from ui.trust import trust_help
@@ -33,9 +33,8 @@ with video_col:
         playing = view.stream(processor).state.playing
     else:
         playing = False
-        st.info(f"{STREAM_SLOTS.pupil_cap} webcams in the class are live already, as many as this computer can "
-                "follow smoothly. Please wait a minute and try again, or use the Photo page meanwhile.",
-                icon=":material/hourglass_top:")
+        st.info(f"{live_webcams(STREAM_SLOTS.pupil_cap)} Please wait a minute and try again, or use the Photo "
+                "page meanwhile.", icon=":material/hourglass_top:")
         st.button("Try again", icon=":material/refresh:", key="webcam-retry")
         st.page_link("app_pages/photo.py", label="Go to the Photo page", icon=":material/add_a_photo:")
     view.controls(processor, recognizer, playing)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import streamlit as st
+from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer_core.classroom.access import WRONG_CODE_DELAY_S, classroom, is_teacher
@@ -24,7 +25,6 @@ from fer_core.classroom.work_queue import HEAVY_WORK
 # While the teacher's stream is live, a pupil's stream analyses at most 10 frames a second (the others show the
 # last boxes), so the teacher's keeps its pace on 2 cores (measured: `python -m tests.classroom.load_test`).
 PUPIL_INTERVAL_WITH_TEACHER_S = 0.1
-END_CHECK_S = 3  # how often an admitted pupil's page checks that the teacher has not ended the session
 
 
 def session_id() -> str:
@@ -57,7 +57,6 @@ def gate() -> bool:
         teacher_panel()
         return True
     if not room.needs_code(st.context.ip_address, visitor_host(), session_id()):
-        _watch_for_end()
         return True
     return False
 
@@ -79,16 +78,6 @@ def code_form() -> None:
         form.error(verdict.message, icon=":material/lock:")
     st.caption("🔒 FER Lens runs on your teacher's computer. Photos and camera frames go only there, are analysed "
                "in memory and never saved.")
-
-
-@st.fragment(run_every=END_CHECK_S)
-def _watch_for_end() -> None:
-    """An admitted pupil's page notices within seconds when the teacher ends every pupil's session (and checks
-    in, so that the teacher's panel counts only open pages)."""
-    room = classroom()
-    if room.needs_code(st.context.ip_address, visitor_host(), session_id()):
-        st.rerun(scope="app")
-    room.seen(session_id())
 
 
 def teacher_panel() -> None:
@@ -130,7 +119,7 @@ def _class_status() -> None:
     """Who is in, renewed every few seconds on the teacher's screen."""
     _, waiting = HEAVY_WORK.busy()
     _, pupil_streams = STREAM_SLOTS.live()
-    pupils = classroom().pupils_in()
+    pupils = classroom().pupils_in(Runtime.instance().is_active_session)
     st.caption(f"{pupils} pupil{'' if pupils == 1 else 's'} in · {pupil_streams} of {STREAM_SLOTS.pupil_cap} pupil "
                f"webcams live · {waiting} heatmap job{'' if waiting == 1 else 's'} waiting")
 
@@ -159,6 +148,12 @@ def queued(work: Callable[[], object], what: str = "your heatmaps") -> Callable[
     return run
 
 
+def live_webcams(cap: int) -> str:
+    """The over-cap sentence, in words that fit any cap."""
+    return (f"{'A pupil' if cap == 1 else f'{cap} pupils'} in the class {'is' if cap == 1 else 'are'} using the "
+            f"webcam already, as many as this computer can follow smoothly.")
+
+
 def webcam_gate() -> tuple[bool, Callable[[], str | None], Callable[[], float]]:
     """(whether this browser may start a stream now, the per-frame check for its processor, the seconds its
     stream leaves between analysed frames: a pupil's slows down while the teacher's stream is live)."""
@@ -169,8 +164,7 @@ def webcam_gate() -> tuple[bool, Callable[[], str | None], Callable[[], float]]:
         if room.enabled and not teacher and not room.is_admitted(sid):
             return "The class session has ended. Reload the page and enter the new code."
         if room.enabled and not STREAM_SLOTS.claim(sid, teacher):
-            return (f"{STREAM_SLOTS.pupil_cap} webcams are live already, as many as this computer can follow "
-                    "smoothly. Please wait a little, or use the Photo page.")
+            return f"{live_webcams(STREAM_SLOTS.pupil_cap)} Please wait a little, or use the Photo page."
         return None
 
     def interval() -> float:

@@ -6,19 +6,22 @@ import os
 import streamlit as st
 import torch
 
+from fer_core.classroom.access import classroom
 from fer_core.model.checkpoint import LoadedModel, load_model
 from fer_core.recognizer import Recognizer
 
 from .settings import current_model
 
-TORCH_THREADS = int(os.environ.get("FER_LENS_TORCH_THREADS", min(2, os.cpu_count() or 1)))
+# In a class session one thread: the heavy work then leaves a core to the live streams and the server's own
+# loop (with two, streams stalled while photos were analysed: `python -m tests.classroom.load_test`).
+TORCH_THREADS = 1 if classroom().enabled else min(2, os.cpu_count() or 1)
 
 
 @st.cache_resource(show_spinner="Loading the facial-expression model…")
 def _load_model(name: str) -> LoadedModel:
-    # Two torch threads (at most the CPU count): a photo's heatmaps and trust checks are single batched calls
-    # of several hundred model passes, which two threads finish in half the time (6 faces: 1.4 s -> 0.65 s
-    # on 2 cores, measured in `tests/app/test_browser.py`); one webcam frame costs a few ms either way.
+    # Two torch threads (at most the CPU count; one in a class session, see TORCH_THREADS): a photo's heatmaps
+    # and trust checks are single batched calls of several hundred model passes, which two threads finish in
+    # half the time (6 faces: 1.4 s -> 0.65 s on 2 cores, measured in `tests/app/test_browser.py`).
     torch.set_num_threads(TORCH_THREADS)
     return load_model(name)
 

@@ -206,6 +206,8 @@ def _faces(status: LiveStatus) -> None:
 
 def _panel(processor: LiveProcessor, playing: bool) -> None:
     status = processor.status()
+    if playing and status.refused:  # a class session refused the stream: the whole page says why, without a player
+        st.rerun(scope="app")
     streaming = playing and status.last_frame_age_s < FRESH_S
     if playing and not streaming:
         st.info("Connecting to the camera…", icon=":material/hourglass_top:")

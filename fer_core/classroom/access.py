@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read off a projector
 CODE_LENGTH = 6  # 23**6 ~ 1.5e8 codes; with the slow-down below, guessing one takes years
@@ -86,7 +87,7 @@ class Classroom:
     code: str = field(default_factory=new_code)
     enabled: bool = True
     url: str = ""
-    _admitted: dict[str, float] = field(default_factory=dict)  # browser session -> when it was last seen
+    _admitted: dict[str, float] = field(default_factory=dict)  # browser session -> when it entered the code
     _tries: dict[str, _Tries] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # +1 each time the teacher ends every pupil's session
@@ -145,18 +146,11 @@ class Classroom:
             self.generation += 1
             return self.code
 
-    def seen(self, session_id: str, now: float | None = None) -> None:
-        """An admitted pupil's page is still open (its pages check in every few seconds)."""
-        now = time.monotonic() if now is None else now
+    def pupils_in(self, is_open: Callable[[str], bool]) -> int:
+        """Admitted pupils' browser sessions that `is_open` says are still connected (closed tabs drop out)."""
         with self._lock:
-            if session_id in self._admitted:
-                self._admitted[session_id] = now
-
-    def pupils_in(self, within_s: float = 10.0, now: float | None = None) -> int:
-        """Admitted pupils' browsers seen in the last `within_s` seconds (closed tabs drop out of the count)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return sum(1 for seen in self._admitted.values() if now - seen <= within_s)
+            sessions = list(self._admitted)
+        return sum(1 for session in sessions if is_open(session))
 
 
 _CLASSROOM: Classroom | None = None

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 
 LEASE_S = 4.0  # a stream without frames for this long has stopped
-# Pupils' live webcams at once, chosen by measurement (`python -m tests.classroom.load_test`, docs/classroom.md);
-# FER_LENS_PUPIL_STREAMS overrides it for a faster or slower computer.
-PUPIL_STREAMS = int(os.environ.get("FER_LENS_PUPIL_STREAMS", "3"))
+# Pupils' live webcams at once, chosen by measurement (`python -m tests.classroom.load_test`, docs/classroom.md):
+# on 2 cores the teacher's stream kept >= 15 frames/s (18-22) with one pupil's stream beside it (7-8 frames/s),
+# and fell to about 11 with two. FER_LENS_PUPIL_STREAMS overrides it for a faster computer.
+PUPIL_STREAMS = int(os.environ.get("FER_LENS_PUPIL_STREAMS", "1"))
 
 
 @dataclass

@@ -120,6 +120,7 @@ class LiveStatus:
     last_frame_age_s: float  # wall-clock seconds since the last frame (inf before the first)
     frame_size: tuple[int, int] | None  # width, height of the latest frame
     error: str = ""  # why the latest frame could not be analysed, if it could not
+    refused: str = ""  # why the stream's frames are not analysed now (a class session's gate), if they are not
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class LiveProcessor:
         self._since_detect = 0
         self._last_t: float | None = None
         self._gate: Callable[[], str | None] | None = None
+        self._refused = ""
         self._min_interval: Callable[[], float] | None = None
         self._last_analysed = -math.inf  # the stream thread's own: when it last analysed a frame...
         self._last_drawn: tuple[LiveFace, ...] | None = None  # ...and the faces it drew on it
@@ -301,7 +303,7 @@ class LiveProcessor:
             self._read_wall = now
             faces, frames, smoothing, size = self._faces, self._frames, self._smoothing, self._size
             baseline = self._baseline_state()
-            last_wall, labels, error = self._last_wall, self._recognizer.labels, self._error
+            last_wall, labels, error, refused = self._last_wall, self._recognizer.labels, self._error, self._refused
         fps = (len(stats) - 1) / (stats[-1][0] - stats[0][0]) if len(stats) > 2 and stats[-1][0] > stats[0][0] else 0.0
         ms = np.array([m for _, m in stats]) if stats else np.zeros(0)
         latest = max((pts[-1][0] for pts in history.values() if pts), default=0.0)
@@ -310,7 +312,7 @@ class LiveProcessor:
         return LiveStatus(frames=frames, fps=fps, delay_ms=float(ms.mean()) if len(ms) else 0.0,
                           delay_p95_ms=float(np.percentile(ms, 95)) if len(ms) else 0.0, faces=faces,
                           history=series, labels=labels, smoothing=smoothing, baseline=baseline,
-                          last_frame_age_s=now - last_wall, frame_size=size, error=error)
+                          last_frame_age_s=now - last_wall, frame_size=size, error=error, refused=refused)
 
     def _baseline_state(self) -> BaselineState:
         """Call with the lock held."""
@@ -329,7 +331,9 @@ class LiveProcessor:
         with self._lock:
             gate, min_interval = self._gate, self._min_interval
         reason = gate() if gate is not None else None
-        if reason is not None:
+        with self._lock:
+            self._refused = reason or ""
+        if reason is not None:  # the page sees `status().refused` and takes the player away
             return _with_notice(frame, reason)
         if (min_interval is not None and self._last_drawn is not None
                 and start - self._last_analysed < min_interval()):
