@@ -6,7 +6,7 @@ every card is on screen and fills in its note, so the visitor is never kept wait
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -208,12 +208,15 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings,
     if n > MAX_FACE_CARDS:
         st.info(f"Showing details for the first {MAX_FACE_CARDS} of {n} faces; the table and the downloads "
                 "include every face.")
-    prefetch_heatmaps(result, model, settings)
+    # Every card first (scores and charts, which the browser draws meanwhile), then every heatmap in one
+    # shared batch, then each card's map put in its place.
+    pending = [face_card(result, i, face, model, settings) for i, face in enumerate(result.faces[:MAX_FACE_CARDS])]
+    prefetch_heatmaps([p.request for p in pending], model)
     shown = []  # (face, explanation, request, trust note slot)
-    for i, face in enumerate(result.faces[:MAX_FACE_CARDS]):
-        card = face_card(result, i, face, model, settings)
-        if card is not None:
-            shown.append((face, *card))
+    for face, panel in zip(result.faces, pending):
+        drawn = panel.fill(model)
+        if drawn is not None:
+            shown.append((face, *drawn))
 
     if shown:
         whole = overlay_on_photo(result.rgb, [(face, expl) for face, expl, _, _ in shown])
@@ -232,23 +235,21 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings,
     fill_trust_notes([(request, slot) for _, _, request, slot in shown], model)
 
 
-def prefetch_heatmaps(result: PhotoResult, model: LoadedModel, settings: Settings) -> None:
-    """Every card's first heatmap (its face's top expression), computed before the cards in shared batches:
-    the cards then find theirs ready. A failure here is left to each card to report."""
-    faces = result.faces[:MAX_FACE_CARDS]
-    if len(faces) < 2:
+def prefetch_heatmaps(requests: list[HeatmapRequest], model: LoadedModel) -> None:
+    """The heatmaps the cards asked for, computed together in shared batches: each card then finds its own
+    ready. A failure here is left to each card to report."""
+    if len(requests) < 2:
         return
-    requests = [HeatmapRequest(result, settings.detector.name, i, settings.method.name,
-                               ranked(face.probs)[0][0], None) for i, face in enumerate(faces)]
     try:
         HeatmapRequest.compute_many(requests, model)
     except Exception:  # noqa: BLE001 - the cards compute one by one and say what went wrong
         pass
 
 
-def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings):
-    """One face: what the model saw, all class scores, and a heatmap for a class of the visitor's choice.
-    Returns (explanation, request, empty trust-note slot), or None when the heatmap failed."""
+def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
+              settings: Settings) -> "PendingHeatmap":
+    """One face: what the model saw, all class scores, and the pickers of a heatmap for a class of the
+    visitor's choice, whose place is filled by the returned `PendingHeatmap`."""
     key = f"{result.digest[:12]}-{settings.detector.name}-{i}"
     why_unsure = uncertainty(face.probs)
     with st.container(border=True):
@@ -278,11 +279,47 @@ def show_movements(column, movements: dict[str, float] | None) -> None:
                    "Facial Action Coding System. A movement is not a feeling.)")
 
 
+@dataclass
+class PendingHeatmap:
+    """A card's heatmap: asked for by its pickers, drawn in its places once computed."""
+
+    request: HeatmapRequest
+    face: FaceResult
+    key: str
+    picture: Any  # Streamlit containers, in the card's heatmap column
+    words: Any
+
+    def fill(self, model: LoadedModel):
+        """Draw the map, its caption and download. Returns (explanation, request, empty trust-note slot), or
+        None when the heatmap failed (said in its place)."""
+        request, face, target, contrast = self.request, self.face, self.request.target, self.request.contrast
+        with self.words:
+            try:
+                expl = request.compute(model)
+            except Exception as exc:  # an explanation failing must not take the whole page down
+                st.warning(f"The heatmap could not be computed for this face ({exc}).")
+                return None
+            low, high = contrast or "weak", target if contrast else "strong"
+            self.picture.image(
+                with_scale(overlay_on_crop(face.crop, expl), expl.signed, low, high), width=HEATMAP_PX,
+                caption=f"{expl.info.title} heatmap",
+                alt=f"{expl.info.title} heatmap of face {request.index + 1} for {target}"
+                    + (f" rather than {contrast}" if contrast else "") + f", coloured from {low} to {high}")
+            st.markdown(caption(expl, face.movements))
+            st.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
+                               f"{request.result.name.rsplit('.', 1)[0]}-face{request.index + 1}-{expl.method}.png",
+                               "image/png", on_click="ignore", key=f"dl-face-{self.key}", icon=":material/download:")
+            slot = st.empty()
+            slot.caption(":material/hourglass_top: Checking how far to trust this map…")
+        return expl, request, slot
+
+
 def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings,
-                  key: str):
-    """Class and contrast pickers, the heatmap, its legend and caption, and a slot for its trust note."""
+                  key: str) -> PendingHeatmap:
+    """Class and contrast pickers, with places for the heatmap (above them) and its words (below)."""
     order = [c for c, _ in ranked(face.probs)]
-    picture = st.container()  # filled once the pickers below have said which map to draw
+    picture = st.empty()  # filled once the pickers below have said which map to draw
+    picture.caption(":material/hourglass_top: Drawing the heatmap…")
     if settings.method.class_specific:
         target = st.selectbox("Why this expression?", order, key=f"target-{key}",
                               format_func=lambda c: f"{c} ({face.probs[c]:.0%})")
@@ -296,23 +333,7 @@ def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedMo
         st.caption("Where the model itself looked: its attention is the same for every expression. Pick "
                    "another heatmap method in the sidebar to ask about one expression.")
     request = HeatmapRequest(result, settings.detector.name, i, settings.method.name, target, contrast)
-    try:
-        expl = request.compute(model)
-    except Exception as exc:  # an explanation failing must not take the whole page down
-        st.warning(f"The heatmap could not be computed for this face ({exc}).")
-        return None
-    low, high = contrast or "weak", target if contrast else "strong"
-    picture.image(with_scale(overlay_on_crop(face.crop, expl), expl.signed, low, high), width=HEATMAP_PX,
-                  caption=f"{expl.info.title} heatmap",
-                  alt=f"{expl.info.title} heatmap of face {i + 1} for {target}"
-                      + (f" rather than {contrast}" if contrast else "") + f", coloured from {low} to {high}")
-    st.markdown(caption(expl, face.movements))
-    st.download_button("Heatmap PNG", lambda: png_bytes(overlay_on_crop(face.crop, expl)),
-                       f"{result.name.rsplit('.', 1)[0]}-face{i + 1}-{expl.method}.png", "image/png",
-                       on_click="ignore", key=f"dl-face-{key}", icon=":material/download:")
-    slot = st.empty()
-    slot.caption(":material/hourglass_top: Checking how far to trust this map…")
-    return expl, request, slot
+    return PendingHeatmap(request, face, key, picture, st.container())
 
 
 def with_scale(heat: np.ndarray, signed: bool, low: str, high: str, width: int = HEATMAP_PX) -> np.ndarray:
