@@ -94,7 +94,7 @@ def teacher_panel() -> None:
                          alt=f"QR code for {room.url}")
             except Exception as exc:  # noqa: BLE001 - the address above still works without the picture
                 st.caption(f"(No QR code: {exc})")
-        st.markdown(f"Class code: **:blue[{room.current_code()}]**")
+        st.markdown(f"### Class code: :blue[{room.current_code()}]")  # big enough to read off a projector
         st.caption("Pupils type it once. Your own browser, on this computer at localhost, needs none.")
         certificate = st.get_option("server.sslCertFile")
         if certificate:
