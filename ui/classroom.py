@@ -154,22 +154,23 @@ def live_webcams(cap: int) -> str:
             f"webcam already, as many as this computer can follow smoothly.")
 
 
-def webcam_gate() -> tuple[bool, Callable[[], str | None], Callable[[], float]]:
+def webcam_gate() -> tuple[bool, Callable[[], str | None] | None, Callable[[], float] | None]:
     """(whether this browser may start a stream now, the per-frame check for its processor, the seconds its
-    stream leaves between analysed frames: a pupil's slows down while the teacher's stream is live)."""
+    stream leaves between analysed frames: a pupil's slows down while the teacher's stream is live). Off a class
+    session: (True, None, None), so the webcam's hot path runs no check at all."""
     room = classroom()
+    if not room.enabled:
+        return True, None, None
     sid, teacher = session_id(), visitor_is_teacher()
 
     def per_frame() -> str | None:
-        if room.enabled and not teacher and not room.is_admitted(sid):
+        if not teacher and not room.is_admitted(sid):
             return "The class session has ended. Reload the page and enter the new code."
-        if room.enabled and not STREAM_SLOTS.claim(sid, teacher):
+        if not STREAM_SLOTS.claim(sid, teacher):
             return f"{live_webcams(STREAM_SLOTS.pupil_cap)} Please wait a little, or use the Photo page."
         return None
 
     def interval() -> float:
         return PUPIL_INTERVAL_WITH_TEACHER_S if STREAM_SLOTS.live()[0] else 0.0
 
-    if not room.enabled:
-        return True, lambda: None, lambda: 0.0
-    return STREAM_SLOTS.can_start(sid, teacher), per_frame, (lambda: 0.0) if teacher else interval
+    return STREAM_SLOTS.can_start(sid, teacher), per_frame, None if teacher else interval

@@ -87,10 +87,9 @@ class Classroom:
     code: str = field(default_factory=new_code)
     enabled: bool = True
     url: str = ""
-    _admitted: dict[str, float] = field(default_factory=dict)  # browser session -> when it entered the code
+    _admitted: set[str] = field(default_factory=set)  # browser sessions that entered the code
     _tries: dict[str, _Tries] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    generation: int = 0  # +1 each time the teacher ends every pupil's session
 
     @classmethod
     def from_environment(cls) -> "Classroom":
@@ -125,7 +124,7 @@ class Classroom:
                 wait = tries.not_before - now
                 return Verdict(False, wait, f"Too many wrong codes. Please wait {wait:.0f} s, then try again.")
             if hmac.compare_digest(normalise(typed).encode(), self.code.encode()):
-                self._admitted[session_id] = now
+                self._admitted.add(session_id)
                 self._tries.pop(visitor, None)
                 return Verdict(True)
             tries.wrong += 1
@@ -143,7 +142,6 @@ class Classroom:
             self._admitted.clear()
             self._tries.clear()
             self.code = new_code()
-            self.generation += 1
             return self.code
 
     def pupils_in(self, is_open: Callable[[str], bool]) -> int:

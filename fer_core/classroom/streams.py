@@ -46,10 +46,6 @@ class StreamSlots:
             self._expire(now)
             return teacher or owner in self._leases or self._pupils() < self.pupil_cap
 
-    def release(self, owner: str) -> None:
-        with self._lock:
-            self._leases.pop(owner, None)
-
     def release_pupils(self) -> None:
         """The teacher ended every pupil's session: their streams stop counting at once."""
         with self._lock:

@@ -81,11 +81,6 @@ class WorkQueue:
                 self._running.remove(owner)
                 self._cond.notify_all()
 
-    def ahead_of_newcomer(self) -> int:
-        """How many jobs a pupil arriving now would wait for."""
-        with self._cond:
-            return len(self._waiting) + len(self._running)
-
     def busy(self) -> tuple[int, int]:
         """(running, waiting), for the teacher's screen."""
         with self._cond:

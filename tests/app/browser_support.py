@@ -151,3 +151,23 @@ def open_via_navigation(browser, url: str, link: str, viewport: dict, **options)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=SANITY_S * 1000)
     settle(page)
     return page
+
+
+def write_y4m(video: Path, out: Path, seconds: float = 5.0, size: tuple[int, int] = (640, 480)) -> Path:
+    """The first `seconds` of `video`, letterboxed to `size`, as a Y4M file (what Chromium's fake camera reads)."""
+    import av
+    import numpy as np
+
+    from fer_core.imageio import letterbox
+
+    w, h = size
+    with av.open(str(video)) as container, open(out, "wb") as f:
+        stream = container.streams.video[0]
+        f.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time >= seconds:
+                break
+            rgb, _ = letterbox(frame.to_ndarray(format="rgb24"), size)
+            yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+            f.write(b"FRAME\n" + np.ascontiguousarray(yuv).tobytes())
+    return out

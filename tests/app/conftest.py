@@ -24,20 +24,6 @@ def app(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """Debian's Chromium through Playwright (skips the module's browser tests when either is missing)."""
-    from tests.app.browser_support import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        pytest.skip("no browser: /usr/bin/chromium is missing (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running `streamlit run app.py` on a free loopback port; its URL."""
     from tests.app.browser_support import streamlit_app

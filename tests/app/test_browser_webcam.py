@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import av
-import numpy as np
 import pytest
 
 from tests.app.browser_support import (
@@ -31,6 +29,7 @@ from tests.app.browser_support import (
     settle,
     shoot,
     wait_count,
+    write_y4m,
 )
 from tests.conftest import require_shared
 
@@ -41,23 +40,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 CLIP_S = 5.0  # Chromium loops the file
 FACE_LABEL = re.compile(r"^Face \d+: [a-z]+ \d+%")
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"]
-
-
-def write_y4m(video: Path, out: Path, seconds: float = CLIP_S, size: tuple[int, int] = (640, 480)) -> Path:
-    """The first `seconds` of `video`, letterboxed to `size`, as a Y4M file (what Chromium's fake camera reads)."""
-    from fer_core.imageio import letterbox
-
-    w, h = size
-    with av.open(str(video)) as container, open(out, "wb") as f:
-        stream = container.streams.video[0]
-        f.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in container.decode(stream):
-            if frame.time is not None and frame.time >= seconds:
-                break
-            rgb, _ = letterbox(frame.to_ndarray(format="rgb24"), size)
-            yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
-            f.write(b"FRAME\n" + np.ascontiguousarray(yuv).tobytes())
-    return out
 
 
 @pytest.fixture(scope="module")

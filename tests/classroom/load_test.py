@@ -59,11 +59,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fer_core.paths import REPO_DIR, shared_dir
+from tests.app.browser_support import CHROMIUM, free_port, write_y4m
 
-CHROMIUM = Path("/usr/bin/chromium")
 CODE = "KEY346"  # the session's access code (letters and digits of CODE_ALPHABET)
 VIDEO = ("media", "videos", "liveportrait_d3.mp4")  # the fake camera: a real face, 5 s, looped by Chromium
-CLIP_S = 5.0
 # one photo per photo visitor, all different: single faces and group photos
 PHOTOS = ("faceapi_bbt1.jpg", "faceapi_bbt2.jpg", "faceapi_happy.jpg", "faceapi_sad.jpg", "faceapi_angry.jpg",
           "faceapi_surprised.jpg", "faceapi_neutral.jpg", "faceapi_disgusted.jpg")
@@ -206,33 +205,6 @@ class StreamVisitor:
 
 
 # ---- processes -------------------------------------------------------------------------------------------
-
-def write_y4m(video: Path, out: Path, seconds: float = CLIP_S, size: tuple[int, int] = (640, 480)) -> Path:
-    """The first `seconds` of `video`, letterboxed to `size`, as Y4M (what Chromium's fake camera plays)."""
-    import av
-    import numpy as np
-
-    from fer_core.imageio import letterbox
-
-    w, h = size
-    with av.open(str(video)) as container, open(out, "wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in container.decode(container.streams.video[0]):
-            if frame.time is not None and frame.time >= seconds:
-                break
-            rgb, _ = letterbox(frame.to_ndarray(format="rgb24"), size)
-            yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
-            f.write(b"FRAME\n" + np.ascontiguousarray(yuv).tobytes())
-    return out
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def model_env() -> dict[str, str]:
     """The model for the server: the built-in one, else the dev checkpoint (as the browser tests do)."""

@@ -21,7 +21,7 @@ from typing import Iterator
 import pytest
 
 from fer_core.classroom.access import FREE_TRIES, WRONG_CODE_DELAY_S
-from tests.app.browser_support import CHROMIUM, CHROMIUM_ARGS, SANITY_S, free_port, settle
+from tests.app.browser_support import SANITY_S, free_port, settle
 from tests.conftest import REPO
 
 CODE_LINE = re.compile(r"Session code \(pupils type it once\): ([A-Z0-9]+)")
@@ -63,17 +63,6 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.skip("no browser: /usr/bin/chromium is missing (apt-get install -y chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="no playwright (pip install playwright)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, url: str):
