@@ -20,8 +20,8 @@ TORCH_THREADS = 1 if classroom().enabled else min(2, os.cpu_count() or 1)
 @st.cache_resource(show_spinner="Loading the facial-expression model…")
 def _load_model(name: str) -> LoadedModel:
     # Two torch threads (at most the CPU count; one in a class session, see TORCH_THREADS): a photo's heatmaps
-    # and trust checks are single batched calls of several hundred model passes, which two threads finish in
-    # half the time (the 6-face photo of `tests/app/test_browser.py`: every heatmap 2.6 s -> 2.1 s after upload).
+    # and trust checks are single batched calls of several hundred model passes, which two threads finish sooner
+    # (the 6-face photo of `tests/app/test_browser.py`: every heatmap 2.6 s -> 2.1 s after upload).
     torch.set_num_threads(TORCH_THREADS)
     return load_model(name)
 
