@@ -26,10 +26,8 @@ elif st.button("Use a sample photo", icon=":material/image:", key="add-sample"):
     st.session_state["use_sample"] = True
     st.rerun()
 
-# The colour key also loads the charting code while the visitor picks a photo, so the results' charts
-# appear without that wait (measured in tests/app/test_browser.py).
-st.plotly_chart(expression_key(CLASSES), key="expression-key", config={"displayModeBar": False, "staticPlot": True})
-st.caption("The colour of each facial expression, on the boxes and in the charts.")
+st.html(expression_key(CLASSES))
+st.caption("The colour of each facial expression, on the boxes and in the score bars.")
 
 inputs = [(u.name, u.getvalue()) for u in uploads or []]
 if st.session_state.get("use_sample"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -135,13 +136,25 @@ def test_card_readers_on_measured_sections() -> None:
 
 
 def test_figures_build() -> None:
-    from ui.figures import confusion_heatmap, probability_bars, recall_bars, reliability_diagram
+    from ui.figures import confusion_heatmap, recall_bars, reliability_diagram
 
-    fig = probability_bars(probs(happiness=0.9))
-    assert list(fig.data[0].y)[-1] == "happiness"  # the most likely class is drawn at the top
     assert len(recall_bars({"neutral": 0.9}).data) == 1
     assert len(confusion_heatmap([[1.0]], [[3]], ["neutral"]).data) == 1
     assert len(reliability_diagram([{"lo": 0, "hi": 1, "confidence": .5, "accuracy": .4, "count": 3}]).data) == 2
+
+
+def test_score_bars_are_text_rows_highest_first() -> None:
+    """The face cards' scores: plain HTML rows (name, bar, percent), readable without a chart library."""
+    from fer_core.labels import hex_color
+    from ui.figures import score_bars
+
+    html = score_bars(probs(happiness=0.9), "Score <for> each")
+    names = re.findall(r'text-align:right">([a-z]+)</span>', html)
+    assert names[0] == "happiness" and sorted(names) == sorted(CLASSES)
+    assert re.findall(r"tabular-nums\">(\d+)%", html)[0] == "90"
+    assert "width:90.0%" in html and hex_color("happiness") in html
+    assert "Score &lt;for&gt; each" in html and "<for>" not in html  # titles are escaped
+    assert 'aria-label="Score &lt;for&gt; each: happiness 90%' in html
 
 
 def test_sample_photo_ships_with_an_installed_package() -> None:

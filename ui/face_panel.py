@@ -19,7 +19,7 @@ from fer_core.model.checkpoint import LoadedModel
 from fer_core.report import ranked
 
 from .classroom import queued
-from .figures import probability_bars
+from .figures import score_bars
 from .photo_view import show_trust_note
 from .session_cache import memo
 
@@ -88,8 +88,7 @@ def face_panel(title: str, crop: np.ndarray, probs: dict[str, float], model: Loa
         heat.image(overlay_on_crop(crop, expl), width=PICTURE_PX, caption=f"{expl.info.title} heatmap {about}",
                    alt=f"{title}: {expl.info.title} heatmap {about}, warm colours where it mattered most")
         heat.image(legend(PICTURE_PX, 36), width=PICTURE_PX, alt="Colour scale of the heatmap: blue weak, red strong")
-    st.plotly_chart(probability_bars(probs, chart_title), key=f"panel-chart-{model.name}-{'-'.join(map(str, key))}",
-                    config={"displayModeBar": False})
+    st.html(score_bars(probs, chart_title))
     if why_unsure:
         st.caption(f":material/help: **Uncertain**: {why_unsure}. Read this face with extra care.")
     if expl is not None:

@@ -1,9 +1,12 @@
-"""Plotly figures for the pages. Plain functions of numbers, so tests can build them without Streamlit.
+"""Figures for the pages: Plotly charts, and each face's score bars in plain HTML (`score_bars`). Plain
+functions of numbers, so tests can build them without Streamlit.
 
 They work in the light and the dark theme alike: backgrounds are transparent and text takes the theme's colour
 (Streamlit's chart theme), and the only fixed colours are the colour-blind-safe class colours
 (`fer_core.labels`) and mid greys (MID_GREY) that read on white and on near-black."""
 from __future__ import annotations
+
+from html import escape
 
 import plotly.graph_objects as go
 
@@ -36,17 +39,32 @@ def _colour(name: str) -> str:
         return "#888888"
 
 
-def probability_bars(probs: dict[str, float], title: str = "") -> go.Figure:
-    """All class probabilities as horizontal bars, the most likely at the top, in the class colours."""
-    pairs = ranked(probs)[::-1]  # plotly draws the first bar at the bottom
-    names, values = [n for n, _ in pairs], [v for _, v in pairs]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=[_colour(n) for n in names],
-                           text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=270, margin=_MARGIN,
-                      xaxis=dict(range=[0, 1.12], tickformat=".0%", title=None, showgrid=True),
-                      yaxis=dict(title=None), showlegend=False)
-    return themed(fig)
+TRACK = "rgba(140,140,140,0.22)"  # the empty part of a score bar: a mid grey that shows on either theme
+
+
+def score_bars(probs: dict[str, float], title: str = "") -> str:
+    """All class scores as horizontal bars in plain HTML (for `st.html`), the highest on top, in the class
+    colours, each row's name and percent as text.
+
+    Why HTML, not a chart: a group photo shows one of these per face, and on 2 cores six Plotly charts held
+    the browser for about a second, which slowed the heatmaps computed meanwhile; the first chart also
+    waits for the browser to load Plotly itself (~1 s cold). Text rows are read out by screen readers and
+    print as they look. The rest of the app's charts (timelines, confusion) stay Plotly."""
+    rows = []
+    for name, value in ranked(probs):
+        width = f"{max(0.0, min(1.0, value)) * 100:.1f}%"
+        rows.append(
+            '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.15rem 0">'
+            f'<span style="flex:0 0 6.2rem;text-align:right">{escape(name)}</span>'
+            f'<span style="flex:1 1 auto;height:0.8rem;border-radius:0.2rem;background:{TRACK}">'
+            f'<span style="display:block;height:100%;width:{width};border-radius:0.2rem;'
+            f'background:{_colour(name)}"></span></span>'
+            f'<span style="flex:0 0 2.6rem;text-align:right;font-variant-numeric:tabular-nums">{value:.0%}</span>'
+            "</div>")
+    heading = f'<div style="font-weight:600;margin-bottom:0.3rem">{escape(title)}</div>' if title else ""
+    label = escape(title or "Scores") + ": " + ", ".join(f"{escape(n)} {v:.0%}" for n, v in ranked(probs))
+    return (f'<div class="fer-score-bars" role="group" aria-label="{label}" style="font-size:0.85rem">'
+            f"{heading}{''.join(rows)}</div>")
 
 
 def recall_bars(recall: dict[str, float]) -> go.Figure:
@@ -113,12 +131,11 @@ def robustness_bars(report: dict) -> go.Figure:
     return themed(fig)
 
 
-def expression_key(classes: list[str] | tuple[str, ...]) -> go.Figure:
-    """The colour of each expression, as used by the boxes on photos and by every chart: one strip."""
-    fig = go.Figure([go.Bar(x=[1], y=[""], orientation="h", name=c, marker_color=_colour(c), text=[c],
-                            textposition="inside", insidetextanchor="middle", hoverinfo="skip",
-                            textfont=dict(color=text_on(_colour(c)), size=12)) for c in classes])
-    fig.update_layout(barmode="stack", height=44, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
-                      xaxis=dict(visible=False, range=[0, len(classes)]), yaxis=dict(visible=False),
-                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
-    return fig
+def expression_key(classes: list[str] | tuple[str, ...]) -> str:
+    """The colour of each expression, as used by the boxes on photos and by the score bars: one strip of
+    labelled swatches in plain HTML (for `st.html`), each name in black or white, whichever reads on it."""
+    cells = "".join(
+        f'<span style="flex:1 1 0;padding:0.3rem 0.2rem;text-align:center;background:{_colour(c)};'
+        f'color:{text_on(_colour(c))}">{escape(c)}</span>' for c in classes)
+    return (f'<div class="fer-expression-key" role="list" aria-label="Colour of each facial expression" '
+            f'style="display:flex;flex-wrap:wrap;border-radius:0.3rem;overflow:hidden;font-size:0.8rem">{cells}</div>')

@@ -6,36 +6,31 @@ every card is on screen and fills in its note, so the visitor is never kept wait
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import cv2
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from fer_core import imageio
 from fer_core.detection.movements import notable
 from fer_core.draw import annotate, draw_meshes
 from fer_core.evaluation.uncertainty import uncertainty
-from fer_core.explain.attribution import (
-    Explanation,
-    check_faithfulness,
-    check_faithfulness_many,
-    explain,
-    explain_crops,
-)
-from fer_core.explain.methods import available_methods
-from fer_core.explain.registry import DEFAULT_METHOD, METHODS
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS, available_methods
 from fer_core.explain.render import caption, legend, overlay_on_crop, overlay_on_photo
 from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.report import PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv, to_json
 
 from .classroom import heavy_turn, queued
-from .figures import probability_bars
+from .figures import score_bars
 from .session_cache import memo, memo_many
 from .settings import Settings
 from .trust import TRUST_FOR_CLASS, TRUST_LOOK
+
+if TYPE_CHECKING:
+    from fer_core.explain.attribution import Explanation
+
 
 PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
 PHOTO_TYPES = list(imageio.PHOTO_TYPES)  # the photo uploaders' `type=`...
@@ -62,6 +57,14 @@ def analysis(recognizer: Recognizer, name: str, data: bytes, max_bytes: int) -> 
     return memo("photos", key, find, max_items=12)
 
 
+def _attribution():
+    """fer_core.explain.attribution, imported when the first heatmap is made: with Captum it takes ~0.5 s on
+    2 cores, which a cold server's first face card should not wait for."""
+    from fer_core.explain import attribution
+
+    return attribution
+
+
 @dataclass(frozen=True)
 class HeatmapRequest:
     """Which heatmap one face card asked for: enough to compute it, or its trust check, again."""
@@ -80,7 +83,8 @@ class HeatmapRequest:
         """The explanation, reused across reruns."""
         crop = self.result.faces[self.index].crop
         return memo("explanations", self._key(),
-                    queued(lambda: explain(model, crop, self.method, self.target, contrast=self.contrast)),
+                    queued(lambda: _attribution().explain(model, crop, self.method, self.target,
+                                                          contrast=self.contrast)),
                     max_items=96)
 
     @staticmethod
@@ -99,7 +103,8 @@ class HeatmapRequest:
             picked = [requests[i] for i in positions]
             crops = np.stack([r.result.faces[r.index].crop for r in picked])
             with heavy_turn("the trust checks"):
-                return check_faithfulness_many(model, crops, HeatmapRequest.compute_many(picked, model))
+                return _attribution().check_faithfulness_many(model, crops,
+                                                              HeatmapRequest.compute_many(picked, model))
 
         return memo_many("checked_explanations", [r._key() for r in requests], missing, max_items=96)
 
@@ -107,7 +112,8 @@ class HeatmapRequest:
         """The same explanation with its trust hint, measured on the map already drawn (not computed again)."""
         crop = self.result.faces[self.index].crop
         return memo("checked_explanations", self._key(),
-                    queued(lambda: check_faithfulness(model, crop, self.compute(model)), "the trust check"),
+                    queued(lambda: _attribution().check_faithfulness(model, crop, self.compute(model)),
+                           "the trust check"),
                     max_items=96)
 
 
@@ -115,8 +121,8 @@ def _explain_missing(picked: list[HeatmapRequest], model: LoadedModel) -> list[E
     """The explanations `compute_many` does not hold yet: one shared batch when the faces ask the same way."""
     crops = np.stack([r.result.faces[r.index].crop for r in picked])
     if len({r.method for r in picked}) == 1 and all(r.contrast is None for r in picked):
-        return explain_crops(model, crops, picked[0].method, [r.target for r in picked])
-    return [explain(model, c, r.method, r.target, contrast=r.contrast) for c, r in zip(crops, picked)]
+        return _attribution().explain_crops(model, crops, picked[0].method, [r.target for r in picked])
+    return [_attribution().explain(model, c, r.method, r.target, contrast=r.contrast) for c, r in zip(crops, picked)]
 
 
 # ---- pieces of the page -----------------------------------------------------------------------------------
@@ -134,6 +140,8 @@ def show_problems(results: Sequence[PhotoResult]) -> None:
 
 def show_batch_table(results: Sequence[PhotoResult]) -> None:
     """Every face of every photo in one table (what the CSV download holds)."""
+    import pandas as pd  # here: ~0.2 s to import, which a single photo's first face card need not wait for
+
     table = pd.DataFrame(result_rows(results))
     none = table["expression"].isna()  # a file without a face, or that could not be read: say so in words
     table["expression"] = table["expression"].astype(object)
@@ -258,8 +266,7 @@ def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
         crop_col, chart_col, heat_col = st.columns([1, 2, 1.8])
         crop_col.image(face.crop, width=150, caption="What the model saw: the face, cropped and levelled",
                        alt=f"Face {i + 1}, cropped and levelled as the model saw it")
-        chart_col.plotly_chart(probability_bars(face.probs, "Score for each expression"),
-                               key=f"chart-{key}", config={"displayModeBar": False})
+        chart_col.html(score_bars(face.probs, "Score for each expression"))
         if why_unsure:
             chart_col.caption(f":material/help: **Uncertain**: {why_unsure}. Read this face with extra care.")
         show_movements(chart_col, face.movements)

@@ -12,8 +12,7 @@ from typing import Sequence
 import streamlit as st
 
 from fer_core.explain.attribution import Explanation, check_faithfulness, explain
-from fer_core.explain.methods import available_methods
-from fer_core.explain.registry import DEFAULT_METHOD, METHODS
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS, available_methods
 from fer_core.model.checkpoint import LoadedModel
 from fer_core.photo_report import photo_report_html
 from fer_core.recognizer import Recognizer

@@ -15,7 +15,7 @@ from fer_core.recognizer import Recognizer
 from fer_core.report import PhotoResult, ranked
 
 from .classroom import queued
-from .figures import probability_bars
+from .figures import score_bars
 from .session_cache import memo
 
 
@@ -56,8 +56,7 @@ def side(column, title: str, crop: np.ndarray, probs: dict[str, float], model: L
             st.markdown(caption(expl))
             if note:
                 st.caption(note)
-        st.plotly_chart(probability_bars(probs, "Score for each expression"), key=f"bars-{title}-{key}",
-                        config={"displayModeBar": False})
+        st.html(score_bars(probs, "Score for each expression"))
 
 
 def comparison(model: LoadedModel, found: dict[str, tuple[np.ndarray, np.ndarray]], change: str, method: str,

@@ -18,7 +18,7 @@ from fer_core.recognizer import Recognizer
 from fer_core.report import PhotoResult, ranked
 
 from . import face_panel
-from .figures import probability_bars
+from .figures import score_bars
 from .session_cache import memo
 
 GAMES_KEY = "teach-games"  # {source: Game}: switching between FER+ faces and own photos keeps both scores
@@ -198,8 +198,7 @@ def reveal(g: Game, face: Face, probs: dict[str, float], model: LoadedModel, met
     total = sum(votes[:len(CLASSES)])
     if total:
         shares = {c: v / total for c, v in zip(CLASSES, votes)}
-        st.plotly_chart(probability_bars(shares, "Share of the people's votes for each expression"),
-                        key=f"teach-people-{face.id}", config={"displayModeBar": False})
+        st.html(score_bars(shares, "Share of the people's votes for each expression"))
     st.markdown("##### What the model said")
     with st.container(border=True):
         note = face_panel.face_panel("The model", face.crop, probs, model, method, None, ("teach", face.id),

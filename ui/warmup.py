@@ -6,12 +6,20 @@ the sample photo once through recognition, a heatmap and its trust check, so tha
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from streamlit.logger import get_logger
+
+# Idle OpenMP threads sleep rather than spin. The browser shares this computer's cores with the server; with
+# spinning threads (OpenMP's default) the 6-face photo's heatmaps took 2.0 s after the upload instead of 1.6,
+# because waiting torch threads kept a core from the browser and from each other (`tests/app/test_browser.py`).
+# Alone the heavy work is ~7% slower. It must be set before torch loads, which is why it is here: streamlit
+# imports this module (through app.py) as the server starts, before the warm-up imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LOG = get_logger(__name__)  # Streamlit's logger: its level and format, in the server's console
 done = threading.Event()  # set when the warm-up has finished (or failed: the pages then load lazily)
@@ -21,10 +29,12 @@ def warm_up() -> None:
     """Load and exercise what the first visit needs; failures are logged, never raised."""
     start = time.perf_counter()
     try:
-        # First what the sample's first label needs (recognition), then the heatmap's libraries and code.
+        # First what the sample's first label needs (recognition and the face cards' code), then the heatmaps'
+        # libraries (Captum) and code.
         from fer_core.detection.registry import DEFAULT_DETECTOR
         from fer_core.model.catalog import default_model
         from fer_core.samples import sample_photo_rgb
+        from ui import figures, photo_view  # noqa: F401 - the face cards' code (Captum comes later)
         from ui.resources import _recognizer
 
         recognizer = _recognizer(DEFAULT_DETECTOR, default_model())
@@ -35,7 +45,6 @@ def warm_up() -> None:
 
         from fer_core.explain.attribution import check_faithfulness_many, explain_crops
         from fer_core.explain.registry import DEFAULT_METHOD
-        from ui import figures, photo_view  # noqa: F401 - imports plotly, pandas and the page code once
 
         if faces:
             crops = np.stack([f.crop for f in faces])

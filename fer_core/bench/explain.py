@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.explain.attribution import explain_input
-from fer_core.explain.methods import available_methods
+from fer_core.explain.registry import available_methods
 from fer_core.model.checkpoint import LoadedModel
 from fer_core.model.preprocess import prepare_batch
 

@@ -24,9 +24,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 import torch
-from torchvision.ops import box_iou
 
 from fer_core.detection.base import Detection, detector_input
+from fer_core.detection.boxes import box_iou
 from fer_core.detection.converted_net import Engine, fast_network
 from fer_core.model.catalog import BUILTIN_DIR
 

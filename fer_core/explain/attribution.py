@@ -145,7 +145,7 @@ def _prob_fn(loaded: LoadedModel, target: int, contrast: int | None):
 
     @torch.inference_mode()
     def prob(x: Tensor) -> Tensor:
-        logits = loaded.model(x).float()
+        logits = loaded.fast(x).float()  # forward passes only: the shared fast copy, ~1.7x the reference's speed
         if contrast is not None:
             logits = logits[:, [target, contrast]]
             return torch.softmax(logits, dim=1)[:, 0]
@@ -287,8 +287,9 @@ def check_faithfulness_many(loaded: LoadedModel, crops: np.ndarray,
     contrasts = torch.tensor([class_index(loaded, e.contrast) if e.contrast is not None else -1
                               for e in explanations])
 
+    @torch.inference_mode()
     def probs(rows: Tensor, face: Tensor) -> Tensor:
-        logits = loaded.model(rows).float()
+        logits = loaded.fast(rows).float()  # as in _prob_fn: the fast copy
         target, contrast = targets[face], contrasts[face]
         pair = torch.stack([logits.gather(1, target[:, None])[:, 0],
                             logits.gather(1, contrast.clamp_min(0)[:, None])[:, 0]], dim=1)

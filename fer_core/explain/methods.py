@@ -27,7 +27,6 @@ from captum.attr import (
 )
 from torch import Tensor, nn
 
-from fer_core.explain.registry import METHODS
 from fer_core.model.spec import attention_layers
 
 # Captum announces every guided-backprop call; the hooks it means live on our private twin only.
@@ -193,9 +192,3 @@ ATTRIBUTIONS: dict[str, MethodFn] = {
     "smoothgrad": smoothgrad,
     "attention": attention,
 }
-
-
-def available_methods(model: nn.Module) -> list[str]:
-    """The methods that work on `model`: attention only where the model has attention blocks."""
-    has_attention = bool(attention_layers(model))
-    return [name for name, m in METHODS.items() if has_attention or not m.needs_attention]

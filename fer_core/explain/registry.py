@@ -6,6 +6,10 @@ loaded; `fer_core.explain.methods` holds the computations under the same names (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,12 @@ def method_info(name: str) -> MethodInfo:
         return METHODS[name]
     except KeyError:
         raise ValueError(f"unknown heatmap method {name!r}; choose one of {sorted(METHODS)}") from None
+
+
+def available_methods(model: "nn.Module") -> list[str]:
+    """The methods that work on `model`: attention only where the model has attention blocks. Here rather
+    than in `methods`, so that pages can ask before Captum is imported."""
+    from fer_core.model.spec import attention_layers
+
+    has_attention = bool(attention_layers(model))
+    return [name for name, m in METHODS.items() if has_attention or not m.needs_attention]

@@ -104,8 +104,8 @@ def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
 
 
 def _load_torch_module(path: Path, spec: ModelSpec) -> torch.nn.Module:
-    """The safetensors weights in a fresh timm module, eval mode, gradients off."""
-    model = spec.create()
+    """The safetensors weights in a fresh module (strict: every weight must fit), eval mode, gradients off."""
+    model = spec.create_for_inference()
     state = {k: v.float() for k, v in load_file(str(path)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     real_missing = [k for k in missing if not k.endswith("num_batches_tracked")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import timm
 import torch
 
 from fer_core.labels import CLASSES
@@ -33,6 +32,9 @@ class ModelSpec:
     stem_pool: bool = True
 
     def create(self) -> torch.nn.Module:
+        """A freshly initialised network, built as training builds it (timm, or one of our own)."""
+        import timm  # here, not at the top: timm imports torchvision, which the app's cold start avoids
+
         if self.timm_name in OWN_ARCHITECTURES:
             return OWN_ARCHITECTURES[self.timm_name](num_classes=len(self.labels), **self.timm_kwargs)
         model = timm.create_model(self.timm_name, pretrained=False, num_classes=len(self.labels),
@@ -42,6 +44,15 @@ class ModelSpec:
                 raise ValueError(f"{self.timm_name} has no stem max-pool to drop")
             model.maxpool = torch.nn.Identity()
         return model
+
+    def create_for_inference(self) -> torch.nn.Module:
+        """A network to load trained weights into: timm's plain resnet10t as our torch-only twin (same
+        module names and logits, no torchvision import: `fer_core/model/tiered_resnet.py`), else `create()`."""
+        if self.timm_name == "resnet10t" and not self.timm_kwargs:
+            from fer_core.model.tiered_resnet import TieredResNet10
+
+            return TieredResNet10(len(self.labels), self.in_chans, self.stem_pool)
+        return self.create()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

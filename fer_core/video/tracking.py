@@ -4,7 +4,7 @@ Used by clip analysis (`video/analysis.py`) and the live webcam page alike, so i
 `FaceTracker` and one `ProbabilitySmoother` per clip or stream.
 
 Matching is one optimal assignment (Hungarian, `scipy.optimize.linear_sum_assignment`) over box overlap
-(`torchvision.ops.box_iou`). When a face moves more between two samples than overlap can follow (a quick
+(`fer_core.detection.boxes.box_iou`). When a face moves more between two samples than overlap can follow (a quick
 turn of the head at 5 samples a second), a nearby box of similar size still continues the track, but only
 if no overlapping pair claims it: overlap always wins over distance.
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
-from torchvision.ops import box_iou
+
+from fer_core.detection.boxes import box_iou
 
 _NO_MATCH = 1e6  # cost of a forbidden pairing
 

@@ -68,3 +68,8 @@ def full_card_copy(tmp: Path, source: Path) -> Path:
     out.symlink_to(source.resolve())
     out.with_suffix(".json").write_text(json.dumps(card))
     return out
+
+
+def score_charts(at) -> list[str]:
+    """The HTML bodies of every face's score bars (`ui.figures.score_bars`) on an AppTest page."""
+    return [h.proto.body for h in at.get("html") if "fer-score-bars" in h.proto.body]

@@ -16,7 +16,7 @@ from fer_core.imageio import PHOTO_FORMATS
 from fer_core.model.catalog import DEFAULT_MODEL, int8_twin
 from fer_core.model.checkpoint import resolve_model_path
 from fer_core.recognizer import Recognizer
-from tests.app.app_support import blank_png, full_card_copy
+from tests.app.app_support import blank_png, full_card_copy, score_charts
 from tests.conftest import REPO, require_shared
 
 APP = str(REPO / "app.py")
@@ -62,7 +62,7 @@ def test_sample_button_runs_the_photo_analysis(app: AppTest) -> None:
     assert not at.exception
     words = texts(at)
     assert "face 1:" in words, "the sample photo's face should get a result card"
-    assert at.get("plotly_chart"), "the probability chart is missing"
+    assert score_charts(at), "the score bars are missing"
     assert any("heatmap" in (c or "") for img in at.get("image") for c in _captions(img)), "no heatmap shown"
     assert "raised the score" in words or "reacts most" in words, "the heatmap caption is missing"
     assert "how far to trust this map" in words
@@ -164,7 +164,7 @@ def test_robustness_page_changes_a_face_and_compares(app: AppTest) -> None:
     words = texts(at)
     assert "why models fail" in words and "sample photo" in words
     assert "original:" in words, "the original face's card is missing"
-    assert len(at.get("plotly_chart")) == 2, "one score chart for the original, one for the changed face"
+    assert len(score_charts(at)) == 2, "one score chart for the original, one for the changed face"
     assert at.dataframe, "the every-change table is missing"
     table = at.dataframe[0].value
     assert len(table) == 9 and table["change"].iloc[0] == "None (original)"

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import CLASSES
 from fer_core.model.catalog import builtin_models
+from tests.app.app_support import score_charts
 from tests.conftest import REPO, require_shared
 
 APP = str(REPO / "app.py")
@@ -55,7 +56,7 @@ def test_compare_two_faces_of_one_photo(app: AppTest) -> None:
         "the table's whole percentages are the ones the panels print"
     difference = next(i.value for i in at.info if "look to the model" in i.value)
     assert f"{table['Face A'].iloc[0]}%" in difference
-    assert len(at.get("plotly_chart")) == 2, "one score chart per side"
+    assert len(score_charts(at)) == 2, "one score chart per side"
     assert sum("heatmap" in c for c in image_captions(at)) == 2
     assert words.count("How far to trust this map") == 2, "both trust notes are filled in"
     assert "emotion" not in words.lower()

@@ -15,7 +15,8 @@ from fer_core.bench.explain import explain_bench
 from fer_core.detection.align import FER_TEMPLATE
 from fer_core.explain import attribution as explain_mod
 from fer_core.explain.attribution import Explanation, check_faithfulness, explain, explain_input
-from fer_core.explain.methods import available_methods, blurred_baseline
+from fer_core.explain.methods import blurred_baseline
+from fer_core.explain.registry import available_methods
 from fer_core.explain.render import REGIONS, caption, legend, overlay_on_crop, overlay_on_photo, region_shares
 from fer_core.model.checkpoint import LoadedModel, load_model
 from fer_core.model.spec import ModelSpec
