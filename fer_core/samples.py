@@ -42,12 +42,13 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
     Sample("camera.png", "A photographer, by Lav Varshney (CC0), shipped with scikit-image", "scikit-image"),
 )}
 
-# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v2, BlazeFace, Occlusion maps, 2 cores):
-#   astronaut.png     happiness 100%  map Partly faithful: gap 0.82, only 0.04 above a blob on the face centre;
+# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v2, BlazeFace, Occlusion maps of 16 px
+# windows, 2 cores):
+#   astronaut.png     happiness 100%  map Weak: gap 0.52, 0.26 below a blob on the face centre;
 #                     no change moves its score by more than 7 points (mouth covered: 93%).
-#   grace_hopper.jpg  neutral 84%     map Partly faithful: gap 0.37, 0.52 above the blob; blurred: 84% -> 55%
+#   grace_hopper.jpg  neutral 84%     map Partly faithful: gap 0.37, 0.53 above the blob; blurred: 84% -> 55%
 #                     (now unsure), mouth covered: 84% -> 57%.
-#   camera.png        neutral 56%     unsure; map Partly faithful; tilted or mouth covered: read as sadness.
+#   camera.png        neutral 56%     unsure; map Weak; tilted or mouth covered: read as sadness.
 # No packaged face's map passes the trust check outright ("Faithful"), so the Home page says so (HOME_VERDICT);
 # Grace Hopper's is the one that beats the centre blob by most, on a reading that is not unsure. Her face
 # also gives the change that moves the score most on a sure reading: blurring (30 points, to "unsure").

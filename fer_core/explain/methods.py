@@ -108,12 +108,14 @@ def integrated_gradients(score: ClassScore, x: Tensor, baseline: Tensor, *, n_st
 
 
 def occlusion_geometry(size: int) -> tuple[int, int]:
-    """Window and stride for a `size`-pixel input that tile it exactly: at 64 px a 10 px window (about
-    an eye) moved by 6 px, 10 x 10 = 100 positions. Measured on the dev model (FER+ test, 48 faces):
-    10/6 had a relative insertion-deletion gap of 0.48 at ~380 ms, 16/8 0.45 at ~180 ms, and 8/4 0.47
-    at ~940 ms (one busy core)."""
-    stride = max(1, round(size * 3 / 32))
-    window = max(2, math.ceil(stride * 5 / 3))
+    """Window and stride for a `size`-pixel input that tile it exactly: at 64 px a 16 px window (an eye with
+    its brow, half the mouth) moved by 8 px, 7 x 7 = 49 positions, each pixel covered by up to 4 windows.
+    Chosen by measurement (fer-resnet10t-v2, 200 FER2013Test faces, the fast trust check, 2026-12-01):
+    16/8 maps were as faithful as the earlier 10/6 (100 positions) and 15/7 (64): passed the check on 52%,
+    52% and 53% of faces, mean relative insertion-deletion gap 0.514, 0.510 and 0.516. It halves the model
+    passes, which a group photo's heatmaps wait for (6 faces: 0.73 -> 0.36 s of scoring on 2 cores)."""
+    stride = max(1, size // 8)
+    window = 2 * stride
     while (size - window) % stride:
         window += 1
     return window, stride
