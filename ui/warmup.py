@@ -33,13 +33,14 @@ def warm_up() -> None:
         # libraries (Captum) and code.
         from fer_core.detection.registry import DEFAULT_DETECTOR
         from fer_core.model.catalog import default_model
-        from fer_core.samples import sample_photo_rgb
+        from fer_core.samples import sample_photo_png, sample_photo_rgb
         from ui import figures, photo_view  # noqa: F401 - the face cards' code (Captum comes later)
         from ui.resources import _recognizer
 
         recognizer = _recognizer(DEFAULT_DETECTOR, default_model())
         faces = recognizer.analyze_rgb(sample_photo_rgb())
         _LOG.info("FER Lens: model ready %.1f s after start", time.perf_counter() - start)
+        sample_photo_png()  # the bytes "Analyse this sample photo" hands the Photo page (cached)
 
         import numpy as np
 
