@@ -50,8 +50,9 @@ def score_bars(probs: dict[str, float], title: str = "") -> str:
     the browser for about a second, which slowed the heatmaps computed meanwhile; the first chart also
     waits for the browser to load Plotly itself (~1 s cold). Text rows are read out by screen readers and
     print as they look. The rest of the app's charts (timelines, confusion) stay Plotly."""
+    pairs = ranked(probs)
     rows = []
-    for name, value in ranked(probs):
+    for name, value in pairs:
         width = f"{max(0.0, min(1.0, value)) * 100:.1f}%"
         rows.append(
             '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.15rem 0">'
@@ -62,7 +63,7 @@ def score_bars(probs: dict[str, float], title: str = "") -> str:
             f'<span style="flex:0 0 2.6rem;text-align:right;font-variant-numeric:tabular-nums">{value:.0%}</span>'
             "</div>")
     heading = f'<div style="font-weight:600;margin-bottom:0.3rem">{escape(title)}</div>' if title else ""
-    label = escape(title or "Scores") + ": " + ", ".join(f"{escape(n)} {v:.0%}" for n, v in ranked(probs))
+    label = escape(title or "Scores") + ": " + ", ".join(f"{escape(n)} {v:.0%}" for n, v in pairs)
     return (f'<div class="fer-score-bars" role="group" aria-label="{label}" style="font-size:0.85rem">'
             f"{heading}{''.join(rows)}</div>")
 

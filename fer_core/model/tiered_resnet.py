@@ -49,7 +49,7 @@ class TieredResNet10(nn.Module):
         self.bn1, self.act1 = nn.BatchNorm2d(64), nn.ReLU(inplace=True)
         self.maxpool: nn.Module = nn.MaxPool2d(3, 2, 1) if stem_pool else nn.Identity()
         widths = (64, 128, 256, 512)
-        self.layer1 = nn.Sequential(BasicBlock(64, 64, 1))
+        self.layer1 = nn.Sequential(BasicBlock(64, widths[0], 1))
         self.layer2 = nn.Sequential(BasicBlock(widths[0], widths[1], 2))
         self.layer3 = nn.Sequential(BasicBlock(widths[1], widths[2], 2))
         self.layer4 = nn.Sequential(BasicBlock(widths[2], widths[3], 2))

@@ -459,6 +459,14 @@ def _error(v, exc: BaseException) -> None:
     v.errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
 
 
+async def _leave(v, context) -> None:
+    """A visitor's end, however it went: any error decides the outcome, and its browser context closes."""
+    if v.errors:
+        v.outcome = "error"
+    with contextlib.suppress(Exception):
+        await context.close()
+
+
 async def photo_visitor(browser, base: str, photo: Path, v: PhotoVisitor, clock: Clock, ready: asyncio.Queue,
                         shots: bool) -> None:
     step = _stepper(v, clock)
@@ -520,10 +528,7 @@ async def photo_visitor(browser, base: str, photo: Path, v: PhotoVisitor, clock:
     except Exception as exc:  # noqa: BLE001 - recorded: a visitor whose page broke is a finding, not a crash
         _error(v, exc)
     finally:
-        if v.errors:
-            v.outcome = "error"
-        with contextlib.suppress(Exception):
-            await context.close()
+        await _leave(v, context)
 
 
 async def _video_brightness(player) -> float | None:
@@ -642,10 +647,7 @@ async def stream_visitor(browser, base: str, v: StreamVisitor, clock: Clock, rea
     except Exception as exc:  # noqa: BLE001 - recorded as this visitor's error
         _error(v, exc)
     finally:
-        if v.errors:
-            v.outcome = "error"
-        with contextlib.suppress(Exception):
-            await context.close()
+        await _leave(v, context)
 
 
 def _set_group_nice(pid: int, nice: int) -> bool:
