@@ -113,7 +113,9 @@ def occlusion_geometry(size: int) -> tuple[int, int]:
     Chosen by measurement (fer-resnet10t-v2, 200 FER2013Test faces, the fast trust check, 2026-12-01):
     16/8 maps were as faithful as the earlier 10/6 (100 positions) and 15/7 (64): passed the check on 52%,
     52% and 53% of faces, mean relative insertion-deletion gap 0.514, 0.510 and 0.516. It halves the model
-    passes, which a group photo's heatmaps wait for (6 faces: 0.73 -> 0.36 s of scoring on 2 cores)."""
+    passes, which a group photo's heatmaps wait for (6 faces: 0.73 -> 0.36 s of scoring on 2 cores).
+    But `fer-lens explain-bench --faces 200` (the first 200 test faces, its own protocol) passes 46% of 16/8
+    maps against 54% of 10/6 ones: a real cost by that measure, still to be weighed (docs/models.md)."""
     stride = max(1, size // 8)
     window = 2 * stride
     while (size - window) % stride:
