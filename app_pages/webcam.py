@@ -30,9 +30,10 @@ with video_col:
     may_stream, per_frame, interval = webcam_gate()  # a class session: a cap on live webcams, the teacher's first
     processor.set_gate(per_frame, interval)
     if may_stream:
-        playing = view.stream(processor).state.playing
+        player_playing = bool(view.stream(processor).state.playing)
+        playing = view.camera_on(player_playing, processor)
     else:
-        playing = False
+        playing, player_playing = False, None  # no player: the panel does not look for frames
         st.info(f"{live_webcams(STREAM_SLOTS.pupil_cap)} Please wait a minute and try again, or use the Photo "
                 "page meanwhile.", icon=":material/hourglass_top:")
         st.button("Try again", icon=":material/refresh:", key="webcam-retry")
@@ -41,7 +42,7 @@ with video_col:
     st.caption("🔒 Frames are analysed in memory on this computer and never saved. Only the latest frame and "
                "the last 10 seconds of scores are kept, while this tab is open.")
 with panel_col:
-    view.live_panel(processor, playing)
+    view.live_panel(processor, playing, player_playing)
 
 with st.expander("How the live view works", icon=":material/help:"):
     st.markdown(

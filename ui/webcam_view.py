@@ -37,6 +37,7 @@ ICE_ENV = "FER_LENS_ICE_SERVERS"
 REFRESH_S = READING_EVERY_S  # the live panel redraws (and takes the video's reading) twice a second
 MAX_CHARTS = 3  # charts for the largest faces in view
 FRESH_S = 2.0  # a processor with no frame for this long is not streaming
+IDLE_REFRESH_S = 1.0  # the panel looks for frames this often while the player says the camera is off
 
 log = get_logger(__name__)
 
@@ -133,6 +134,11 @@ def keep_live_context(key: str = STREAM_KEY) -> bool:
     return True
 
 
+def camera_on(player_playing: bool, processor: LiveProcessor) -> bool:
+    """Whether the camera streams: the player says so, or its frames are arriving already."""
+    return player_playing or processor.seconds_since_frame() < FRESH_S
+
+
 def stream(processor: LiveProcessor):
     """The camera player; frames go through `processor.process` (async: a slow frame is dropped, not queued)."""
     keep_live_context(STREAM_KEY)
@@ -204,9 +210,14 @@ def _faces(status: LiveStatus) -> None:
                             key=f"live-chart-{face.track_id}", config={"displayModeBar": False, "staticPlot": True})
 
 
-def _panel(processor: LiveProcessor, playing: bool) -> None:
+def _panel(processor: LiveProcessor, page_playing: bool, player_playing: bool | None) -> None:
     status = processor.status()
+    # Frames arriving mean the camera is on, even before the player's "playing" reaches the page: on a busy
+    # server that rerun can come many seconds after the first frames, and the panel should not say "Press Start".
+    playing = player_playing is not None and (player_playing or status.last_frame_age_s < FRESH_S)
     if playing and status.refused:  # a class session refused the stream: the whole page says why, without a player
+        st.rerun(scope="app")
+    if playing != page_playing:  # the page's controls and this panel's redraw rate follow (`camera_on`)
         st.rerun(scope="app")
     streaming = playing and status.last_frame_age_s < FRESH_S
     if playing and not streaming:
@@ -228,9 +239,12 @@ def _panel(processor: LiveProcessor, playing: bool) -> None:
         st.caption(CAMERA_HELP)
 
 
-def live_panel(processor: LiveProcessor, playing: bool) -> None:
-    """Speed, labels and charts, redrawn every REFRESH_S while the camera is on (only this part reruns)."""
-    st.fragment(_panel, run_every=REFRESH_S if playing else None)(processor, playing)
+def live_panel(processor: LiveProcessor, playing: bool, player_playing: bool | None) -> None:
+    """Speed, labels and charts, redrawn every REFRESH_S while the camera is on (`playing`, from `camera_on`;
+    only this part reruns), and every IDLE_REFRESH_S while it is off, to notice frames that come before the
+    player's own state (`player_playing`; None: no player on the page) reaches the page."""
+    every = REFRESH_S if playing else None if player_playing is None else IDLE_REFRESH_S
+    st.fragment(_panel, run_every=every)(processor, playing, player_playing)
 
 
 # ---- controls --------------------------------------------------------------------------------------------

@@ -286,6 +286,12 @@ class LiveProcessor:
 
     # ---- reading, from the page -------------------------------------------------------------------------
 
+    def seconds_since_frame(self) -> float:
+        """Wall-clock seconds since the last frame came in (inf before the first): the camera is on while frames
+        keep coming, whatever the player's state says yet."""
+        with self._lock:
+            return time.monotonic() - self._last_wall
+
     def freeze(self) -> Snapshot | None:
         """The latest frame and its detections, or None before the first frame."""
         with self._lock:

@@ -855,7 +855,9 @@ def _judge(report: dict, streams: list[StreamVisitor], photos: list[PhotoVisitor
     for v in streams[1:]:  # the reason on a refused stream's video darkens it (to about 0.6 of the teacher's here)
         if v.outcome == "refused on video" and bright and v.video_brightness is not None \
                 and v.video_brightness > 0.75 * bright:
-            v.outcome = "stalled" if v.frames else "no frames"
+            # Not darkened: its frames were let in. Frames coming back labelled through the steady window, while
+            # the page's counter never showed one (a starved browser redraws late), still mean it had the slot.
+            v.outcome = "stalled" if v.frames else "streaming" if (v.returned_fps or 0) >= 1 else "no frames"
     times = [v.seconds for v in photos if v.seconds is not None]
     heat = [v.heatmaps_s for v in photos if v.heatmaps_s is not None]
     pupils = streams[1:]

@@ -92,6 +92,17 @@ def test_callback_returns_annotated_frames_and_publishes_faces(recognizer: Recog
     assert status.delay_ms > 0
 
 
+def test_arriving_frames_count_as_a_camera_on_before_the_players_state_does(recognizer: Recognizer, clip) -> None:
+    from ui.webcam_view import FRESH_S, camera_on
+
+    processor = LiveProcessor(recognizer)
+    assert processor.seconds_since_frame() == float("inf") and not camera_on(False, processor)
+    feed(processor, clip[:2])
+    assert processor.seconds_since_frame() < FRESH_S
+    assert camera_on(False, processor), "frames came in: the panel must not say 'Press Start'"
+    assert camera_on(True, LiveProcessor(recognizer)), "the player says so: connecting, before the first frame"
+
+
 def test_one_face_keeps_one_track_id_and_a_history(recognizer: Recognizer, clip) -> None:
     processor = LiveProcessor(recognizer)
     ids = set()
