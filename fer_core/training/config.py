@@ -47,9 +47,11 @@ class TrainConfig:
     # then chosen on the mean of the two accuracies, and the temperature on both sets together.
     extra_valid: str = ""
     backbone_lr_scale: float = 1.0  # learning rate of every layer but the classifier, relative to --lr
-    # Models with a landmark head (face_mesh_fer): weight of the loss that keeps it predicting the original
-    # Face Mesh's points on the same augmented faces.
+    # Weight of the loss that asks for the original Face Mesh's points on the same augmented faces: from its own
+    # landmark head (face_mesh_fer), or, on a timm ResNet, from a training-only head on `landmark_stage`
+    # (fer_core/training/landmark_aux.py; the saved model is the plain network).
     landmark_weight: float = 0.0
+    landmark_stage: str = "layer3"
     # Stop (resumably) after this epoch without finishing the run; a later call, perhaps with another
     # --epochs (the schedule is then re-planned from where it stands), resumes from runs/.../last.pt.
     stop_after_epoch: int = 0

@@ -128,6 +128,12 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
     groups = _param_groups(model, cfg.lr, cfg.backbone_lr_scale)
+    aux = None  # a CNN's training-only landmark head (fer_core.training.landmark_aux)
+    if cfg.landmark_weight > 0 and not hasattr(model, "forward_with_landmarks"):
+        from fer_core.training.landmark_aux import CnnLandmarkTarget
+
+        aux = CnnLandmarkTarget(model, spec, cfg.landmark_stage)
+        groups[1]["params"] = groups[1]["params"] + list(aux.head.parameters())  # at the head's rate
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
     else:
@@ -146,9 +152,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     if cfg.landmark_weight > 0:
         from fer_core.model.mesh_net import MeshLandmarkTeacher, landmark_loss
 
-        if not hasattr(model, "forward_with_landmarks"):
-            raise ValueError(f"--landmark-weight needs a model with a landmark head; {cfg.arch} has none")
-        teacher = MeshLandmarkTeacher()
+        teacher = aux.target if aux is not None else MeshLandmarkTeacher()
 
     start_epoch, history, best = 0, [], {"valid_accuracy": -1.0}
     last = out / "last.pt"
@@ -156,6 +160,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
         state = torch.load(last, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         ema.module.load_state_dict(state["ema"])
+        if aux is not None:
+            aux.head.load_state_dict(state["aux_head"])
         opt.load_state_dict(state["opt"])
         replan = state["sched"].get("total_steps") != sched.total_steps
         if replan:  # --epochs changed on resume: keep the position, follow the new schedule from here on
@@ -169,6 +175,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
 
     for epoch in range(start_epoch, min(cfg.epochs, cfg.stop_after_epoch or cfg.epochs)):
         model.train()
+        if aux is not None:
+            aux.head.train()
         t0 = time.time()
         idx = torch.multinomial(weights, steps_per_epoch * cfg.batch_size, replacement=True, generator=gen)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10, file=sys.stderr)
@@ -182,6 +190,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 if teacher is None:
                     logits = model(x)
+                elif aux is not None:
+                    logits, points = aux.logits_and_points(model, x)
                 else:
                     logits, points = model.forward_with_landmarks(x)
             loss = _soft_cross_entropy(logits, target, cfg.label_smoothing)
@@ -211,7 +221,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
             torch.save({"ema": ema.module.state_dict()}, out / "best.pt")
         torch.save({"model": model.state_dict(), "ema": ema.module.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch + 1,
-                    "history": json.dumps(history), "best": json.dumps(best)}, out / "last.pt.tmp")
+                    "history": json.dumps(history), "best": json.dumps(best),
+                    **({"aux_head": aux.head.state_dict()} if aux is not None else {})}, out / "last.pt.tmp")
         (out / "last.pt.tmp").replace(last)
 
     if cfg.stop_after_epoch and cfg.stop_after_epoch < cfg.epochs:
