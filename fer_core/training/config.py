@@ -43,6 +43,9 @@ class TrainConfig:
     # Photos in the folders layout (e.g. ../shared/data/muxspace/train), framed by the app's own detector and
     # alignment, added to FER2013Train with one-hot targets.
     extra_train: str = ""
+    # How much more often each of those photos is drawn than a FER2013 face of its class (1: alike). They are
+    # 2,646 against FER2013Train's 28,000, and they are what the app meets: photos of other people.
+    extra_train_weight: float = 1.0
     # Photos scored every epoch beside FER2013Valid (e.g. muxspace/valid, through the detector); the epoch is
     # then chosen on the mean of the two accuracies, and the temperature on both sets together.
     extra_valid: str = ""

@@ -62,6 +62,14 @@ def _sample_weights(labels: np.ndarray, power: float) -> torch.Tensor:
     return torch.from_numpy(w / w.sum())
 
 
+def draw_weights(labels: np.ndarray, power: float, extra_from: int, extra_weight: float) -> torch.Tensor:
+    """How often each training face is drawn: class-balanced (`_sample_weights`), and the extra photos (from
+    index `extra_from` on) `extra_weight` times as often as a FER2013 face of their class."""
+    weights = _sample_weights(labels, power)
+    weights[extra_from:] *= extra_weight
+    return weights / weights.sum()
+
+
 def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, p: float,
           rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup (Zhang et al. 2018) on soft targets: one lambda per batch, partners by a random permutation.
@@ -116,6 +124,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     cache = Path(".cache/data")
     train_ds = load_dataset(cfg.data, cfg.layout, "train", spec.source_size, cache_dir=cache)
     valid_ds = load_dataset(cfg.data, cfg.layout, "valid", spec.source_size, cache_dir=cache)
+    fer_faces = len(train_ds)
     if cfg.extra_train:
         train_ds = concat(train_ds, photo_crops(cfg.extra_train, "", spec.source_size))
     extra_valid = photo_crops(cfg.extra_valid, "", spec.source_size) if cfg.extra_valid else None
@@ -144,7 +153,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     augment = FaceAugment(spec.input_size, scale=cfg.aug_scale, shift=cfg.aug_shift, degrees=cfg.aug_degrees,
                           blur_p=cfg.blur_p)
     gen = torch.Generator().manual_seed(cfg.seed)
-    weights = _sample_weights(train_ds.labels, cfg.balance_power)
+    weights = draw_weights(train_ds.labels, cfg.balance_power, fer_faces, cfg.extra_train_weight)
     images = torch.from_numpy(train_ds.images)
     soft = torch.from_numpy(distill_targets(train_ds, cfg.teacher, cfg.distill_weight))
     mean, std = torch.tensor(spec.mean).view(1, -1, 1, 1), torch.tensor(spec.std).view(1, -1, 1, 1)
@@ -315,7 +324,9 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
         "labels": list(spec.labels),
         "data": {"train": "FER2013Train with FER+ votes (soft targets), 28,385 images after the protocol"
                           + (f", plus {cfg.extra_train} (photos, faces framed by the app's detector, one-hot "
-                             "targets)" if cfg.extra_train else ""),
+                             "targets" + (f", each drawn {cfg.extra_train_weight:g}x as often as a FER2013 face"
+                                          if cfg.extra_train_weight != 1.0 else "") + ")"
+                             if cfg.extra_train else ""),
                  "selection": "FER2013Valid only (epoch, per-class logit offsets, temperature)" if not cfg.extra_valid
                  else f"epoch: mean accuracy on FER2013Valid and {cfg.extra_valid} (through the detector); "
                       "per-class logit offsets: FER2013Valid; temperature: both sets together",

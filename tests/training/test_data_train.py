@@ -185,3 +185,15 @@ def test_small_face_stem_keeps_twice_the_feature_map_and_old_cards_still_load() 
     old_card = {k: v for k, v in small.to_json().items() if k != "stem_pool"}
     assert ModelSpec.from_json(old_card).stem_pool is True
     assert ModelSpec.from_json(small.to_json()) == small
+
+
+def test_extra_photos_are_drawn_more_often_by_their_weight() -> None:
+    from fer_core.training.train import draw_weights
+
+    labels = np.array([0, 0, 0, 1, 1, 0, 1])  # five FER2013 faces, then two extra photos
+    plain, tripled = draw_weights(labels, 0.5, 5, 1.0), draw_weights(labels, 0.5, 5, 3.0)
+    assert torch.isclose(plain.sum(), torch.tensor(1.0, dtype=plain.dtype))
+    assert torch.isclose(tripled.sum(), torch.tensor(1.0, dtype=tripled.dtype))
+    # same class, one FER2013 face and one extra photo: alike at weight 1, three to one at weight 3
+    assert torch.isclose(plain[5], plain[0]) and torch.isclose(tripled[5], 3 * tripled[0])
+    assert torch.isclose(tripled[6], 3 * tripled[3])
