@@ -70,6 +70,16 @@ def draw_weights(labels: np.ndarray, power: float, extra_from: int, extra_weight
     return weights / weights.sum()
 
 
+def sharpened(targets: np.ndarray, power: float) -> np.ndarray:
+    """Soft targets raised to `power` and renormalised: above 1 the majority's share grows (6 of 10 votes for
+    sadness and 4 for neutral become 0.69 and 0.31 at power 2), so a face that most people read as a subtle
+    expression is not taught as half neutral. One-hot targets stay as they are."""
+    if power == 1.0:
+        return targets
+    raised = np.power(targets, power, dtype=np.float64)
+    return (raised / raised.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, p: float,
           rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup (Zhang et al. 2018) on soft targets: one lambda per batch, partners by a random permutation.
@@ -155,7 +165,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     gen = torch.Generator().manual_seed(cfg.seed)
     weights = draw_weights(train_ds.labels, cfg.balance_power, fer_faces, cfg.extra_train_weight)
     images = torch.from_numpy(train_ds.images)
-    soft = torch.from_numpy(distill_targets(train_ds, cfg.teacher, cfg.distill_weight))
+    soft = torch.from_numpy(sharpened(distill_targets(train_ds, cfg.teacher, cfg.distill_weight), cfg.vote_power))
     mean, std = torch.tensor(spec.mean).view(1, -1, 1, 1), torch.tensor(spec.std).view(1, -1, 1, 1)
     teacher = None
     if cfg.landmark_weight > 0:

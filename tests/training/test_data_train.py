@@ -197,3 +197,14 @@ def test_extra_photos_are_drawn_more_often_by_their_weight() -> None:
     # same class, one FER2013 face and one extra photo: alike at weight 1, three to one at weight 3
     assert torch.isclose(plain[5], plain[0]) and torch.isclose(tripled[5], 3 * tripled[0])
     assert torch.isclose(tripled[6], 3 * tripled[3])
+
+
+def test_sharpened_votes_favour_the_majority_and_keep_one_hot_targets() -> None:
+    from fer_core.training.train import sharpened
+
+    votes = np.array([[0.4, 0.0, 0.0, 0.6, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0, 0, 0]], dtype=np.float32)
+    out = sharpened(votes, 2.0)
+    np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(out[0, [0, 3]], [0.16 / 0.52, 0.36 / 0.52], atol=1e-6)  # 6 of 10 -> 0.69
+    np.testing.assert_array_equal(out[1], votes[1])
+    assert sharpened(votes, 1.0) is votes
