@@ -214,10 +214,10 @@ def _panel(processor: LiveProcessor, page_playing: bool, player_playing: bool | 
     status = processor.status()
     # Frames arriving mean the camera is on, even before the player's "playing" reaches the page: on a busy
     # server that rerun can come many seconds after the first frames, and the panel should not say "Press Start".
-    playing = player_playing is not None and (player_playing or status.last_frame_age_s < FRESH_S)
-    if playing and status.refused:  # a class session refused the stream: the whole page says why, without a player
-        st.rerun(scope="app")
-    if playing != page_playing:  # the page's controls and this panel's redraw rate follow (`camera_on`)
+    playing = player_playing is not None and camera_on(player_playing, processor)
+    # A class session refused the stream: the whole page says why, without a player. Or the camera came on or
+    # went off since the page ran: its controls and this panel's redraw rate follow.
+    if playing and status.refused or playing != page_playing:
         st.rerun(scope="app")
     streaming = playing and status.last_frame_age_s < FRESH_S
     if playing and not streaming:

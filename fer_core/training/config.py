@@ -28,10 +28,10 @@ class TrainConfig:
     # Knowledge distillation: the target becomes (1 - w) * FER+ votes + w * the teachers' mean probabilities
     # (models by name or path, comma-separated; computed once on the un-augmented training faces, flip-averaged).
     teacher: str = ""
+    distill_weight: float = 0.0
     # The training targets raised to this power and renormalised (1: the vote shares as they are; 2 sharpens
     # them toward the majority, so subtle expressions are not taught as part neutral).
     vote_power: float = 1.0
-    distill_weight: float = 0.0
     # Post-hoc: per-class logit offsets lift every class to this recall on valid. 0.35 reproduces the shipped
     # models (whose classes all reach it unaided); 0.45 meets issue #8's floor on valid at ~0.1-0.2 points.
     min_recall: float = 0.35

@@ -147,12 +147,21 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
     groups = _param_groups(model, cfg.lr, cfg.backbone_lr_scale)
-    aux = None  # a CNN's training-only landmark head (fer_core.training.landmark_aux)
-    if cfg.landmark_weight > 0 and not hasattr(model, "forward_with_landmarks"):
-        from fer_core.training.landmark_aux import CnnLandmarkTarget
+    # The landmark loss: (logits, points) from one forward pass, and the frozen Face Mesh's points to match.
+    # A model with a landmark head of its own (face_mesh_fer) gives both; a timm ResNet gets a training-only
+    # head (fer_core.training.landmark_aux), trained at the classifier's rate and saved only in last.pt.
+    with_points = mesh_points = aux = None
+    if cfg.landmark_weight > 0:
+        from fer_core.model.mesh_net import MeshLandmarkTeacher, landmark_loss
 
-        aux = CnnLandmarkTarget(model, spec, cfg.landmark_stage)
-        groups[1]["params"] = groups[1]["params"] + list(aux.head.parameters())  # at the head's rate
+        if hasattr(model, "forward_with_landmarks"):
+            with_points, mesh_points = model.forward_with_landmarks, MeshLandmarkTeacher()
+        else:
+            from fer_core.training.landmark_aux import CnnLandmarkTarget
+
+            aux = CnnLandmarkTarget(model, spec, cfg.landmark_stage)
+            with_points, mesh_points = (lambda x: aux.logits_and_points(model, x)), aux.target
+            groups[1]["params"] = groups[1]["params"] + list(aux.head.parameters())
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
     else:
@@ -167,11 +176,6 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     images = torch.from_numpy(train_ds.images)
     soft = torch.from_numpy(sharpened(distill_targets(train_ds, cfg.teacher, cfg.distill_weight), cfg.vote_power))
     mean, std = torch.tensor(spec.mean).view(1, -1, 1, 1), torch.tensor(spec.std).view(1, -1, 1, 1)
-    teacher = None
-    if cfg.landmark_weight > 0:
-        from fer_core.model.mesh_net import MeshLandmarkTeacher, landmark_loss
-
-        teacher = aux.target if aux is not None else MeshLandmarkTeacher()
 
     start_epoch, history, best = 0, [], {"valid_accuracy": -1.0}
     last = out / "last.pt"
@@ -207,15 +211,13 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
             rng = np.random.default_rng([cfg.seed, epoch, step])
             x, target = mixup(x, soft[b], cfg.mixup_alpha, cfg.mixup_p, rng)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                if teacher is None:
+                if with_points is None:
                     logits = model(x)
-                elif aux is not None:
-                    logits, points = aux.logits_and_points(model, x)
                 else:
-                    logits, points = model.forward_with_landmarks(x)
+                    logits, points = with_points(x)
             loss = _soft_cross_entropy(logits, target, cfg.label_smoothing)
-            if teacher is not None:
-                loss = loss + cfg.landmark_weight * landmark_loss(points.float(), teacher(x))
+            if with_points is not None:
+                loss = loss + cfg.landmark_weight * landmark_loss(points.float(), mesh_points(x))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -297,6 +299,17 @@ def _base_run_card(init_from: str) -> dict[str, Any]:
     return json.loads(cards[0].read_text()) if cards else {}
 
 
+def _training_data(cfg: TrainConfig) -> str:
+    """The card's account of what the network was trained on."""
+    votes = "soft targets" + (f", shares raised to the power {cfg.vote_power:g}" if cfg.vote_power != 1.0 else "")
+    text = f"FER2013Train with FER+ votes ({votes}), 28,385 images after the protocol"
+    if cfg.extra_train:
+        drawn = (f", each drawn {cfg.extra_train_weight:g}x as often as a FER2013 face"
+                 if cfg.extra_train_weight != 1.0 else "")
+        text += f", plus {cfg.extra_train} (photos, faces framed by the app's detector, one-hot targets{drawn})"
+    return text
+
+
 def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset,
              history: list, best: dict, command: str, extra_valid: FaceDataset | None = None) -> dict[str, Any]:
     """Fit the valid-set corrections on the best EMA weights, fold them in, and write safetensors + card."""
@@ -332,11 +345,7 @@ def finalize(cfg: TrainConfig, spec: ModelSpec, out: Path, valid_ds: FaceDataset
         "input": {"size": spec.input_size, "channels": spec.in_chans, "mean": list(spec.mean),
                   "std": list(spec.std), "source_size": spec.source_size, "test_time": "horizontal-flip average"},
         "labels": list(spec.labels),
-        "data": {"train": "FER2013Train with FER+ votes (soft targets), 28,385 images after the protocol"
-                          + (f", plus {cfg.extra_train} (photos, faces framed by the app's detector, one-hot "
-                             "targets" + (f", each drawn {cfg.extra_train_weight:g}x as often as a FER2013 face"
-                                          if cfg.extra_train_weight != 1.0 else "") + ")"
-                             if cfg.extra_train else ""),
+        "data": {"train": _training_data(cfg),
                  "selection": "FER2013Valid only (epoch, per-class logit offsets, temperature)" if not cfg.extra_valid
                  else f"epoch: mean accuracy on FER2013Valid and {cfg.extra_valid} (through the detector); "
                       "per-class logit offsets: FER2013Valid; temperature: both sets together",
