@@ -41,12 +41,17 @@ elif card.get("date"):
 
 # ---- limits and the law ------------------------------------------------------------------------------------
 st.header("Limits, and the law")
+# A model trained with photos beside FER2013 (`fer-lens train --extra-train`) says so; its card names the folder.
+with_photos = bool((card.get("training") or {}).get("extra_train"))
 st.markdown(
     "- **An expression is not a feeling.** The model says which expression a face *looks like*; people smile "
     "when nervous and frown when they concentrate. Never use it to decide what someone feels.\n"
     "- **It learned from FER2013**: about 28,000 small, grey web photos, mostly of adults, re-labelled by "
     "10 crowd workers each (FER+). Posed, exaggerated expressions are over-represented, and *contempt* and "
-    "*disgust* are rare, so those two are read least reliably.\n"
+    "*disgust* are rare, so those two are read least reliably."
+    + (" Beside them it learned from a few thousand photos of other people taken with other cameras (press and "
+       "web photos, the faces found by FER Lens itself)."
+       if with_photos else "") + "\n"
     "- **Possible bias.** How well it works for different ages, skin tones, genders and cultures has not "
     "been measured. Children are under-represented in its training photos.\n"
     "- **Hard cases**: faces turned sideways, partly hidden (hands, masks, hair), very small, blurred or "

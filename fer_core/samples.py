@@ -47,18 +47,18 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
     Sample("camera.png", "A photographer, by Lav Varshney (CC0), shipped with scikit-image", "scikit-image"),
 )}
 
-# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v2, BlazeFace, Occlusion maps of 16 px
+# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v3, BlazeFace, Occlusion maps of 16 px
 # windows, 2 cores):
-#   astronaut.png     happiness 100%  map Weak: gap 0.52, 0.26 below a blob on the face centre;
-#                     no change moves its score by more than 7 points (mouth covered: 93%).
-#   grace_hopper.jpg  neutral 84%     map Partly faithful: gap 0.37, 0.53 above the blob; blurred: 84% -> 55%
-#                     (now unsure), mouth covered: 84% -> 57%.
-#   camera.png        neutral 56%     unsure; map Weak; tilted or mouth covered: read as sadness.
-# No packaged face's map passes the trust check outright ("Faithful"), so the Home page says so (HOME_VERDICT);
-# Grace Hopper's is the one that beats the centre blob by most, on a reading that is not unsure. Her face
-# also gives the change that moves the score most on a sure reading: blurring (30 points, to "unsure").
+#   astronaut.png     happiness 99%   map Partly faithful: gap 0.76, only 0.06 above a blob on the face centre;
+#                     no change moves its score by more than 7 points (mouth covered: 92%).
+#   grace_hopper.jpg  neutral 86%     map Faithful: gap 0.43, 0.38 above the blob; blurred: 86% -> 58%,
+#                     mouth covered: 86% -> 65%, tilted 20 degrees: 69%.
+#   camera.png        neutral 50%     unsure; map Partly faithful; mouth covered or blurred: read as sadness.
+# Grace Hopper's map passes the trust check outright ("Faithful"), on a reading that is not unsure, so the Home
+# page offers her portrait and says why (HOME_VERDICT). Her face also gives the change that moves the score most
+# on a sure reading: blurring (28 points).
 HOME_SAMPLE = "grace_hopper.jpg"
-HOME_VERDICT = "partial"  # the trust check's verdict on its default map, as measured above
+HOME_VERDICT = "faithful"  # the trust check's verdict on its default map, as measured above
 ROBUSTNESS_SAMPLE = "grace_hopper.jpg"
 ROBUSTNESS_FACE = 0  # in reading order
 ROBUSTNESS_CHANGE = "blur"  # a key of fer_core.evaluation.perturb.PERTURBATIONS

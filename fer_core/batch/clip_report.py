@@ -20,6 +20,7 @@ from PIL import Image
 
 from fer_core import __version__
 from fer_core.batch.html_report import card_summary_html, clock, img_tag, notice_html, page, pct, table_html
+from fer_core.evaluation.uncertainty import UNCERTAIN_MARGIN, UNCERTAIN_TOP
 from fer_core.labels import COLORS_RGB, hex_color
 from fer_core.video.analysis import FaceSample, VideoAnalysis, moment_faces
 from fer_core.video.decode import VideoSource
@@ -163,8 +164,8 @@ def _timelines_html(analysis: VideoAnalysis) -> str:
     note = (f" Drawn for the {MAX_PLOTS} faces in view longest; the table lists all {len(analysis.tracks)}."
             if len(analysis.tracks) > MAX_PLOTS else "")
     return ("<h2>Timelines</h2><p class=\"small muted intro\">Each line is one expression's score (smoothed over about "
-            "half a second). Grey bands: the model was unsure (top score below 60%, or the runner-up close "
-            f"behind). Gaps: the face was out of view.{note}</p>{plots}")
+            f"half a second). Grey bands: the model was unsure (top score below {UNCERTAIN_TOP:.0%}, or the runner-up "
+            f"within {UNCERTAIN_MARGIN * 100:.0f} points). Gaps: the face was out of view.{note}</p>{plots}")
 
 
 def _plot_alt(analysis: VideoAnalysis, track: int) -> str:

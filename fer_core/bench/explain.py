@@ -51,3 +51,17 @@ def explain_bench(loaded: LoadedModel, n_faces: int = 32, data_root: str | None 
     return out
 
 
+def faithful_within_noise(table: dict[str, dict]) -> list[str]:
+    """The methods whose share of passing maps is within the sampling noise of the best one (two binomial
+    standard errors of the best share, on the table's own number of faces), fastest first. On 200 faces two
+    methods 3 faces apart are a tie; the sidebar's default should be the fastest of the tied, since a group
+    photo's heatmaps wait for it."""
+    rows = {row.get("method", name): row for name, row in table.items() if "@" not in name}
+    if not rows:
+        return []
+    best = max(r["faithful_share"] for r in rows.values())
+    n = max(1, min(int(r.get("n", 1)) for r in rows.values()))
+    margin = 2 * (best * (1 - best) / n) ** 0.5
+    tied = [m for m, r in rows.items() if r["faithful_share"] >= best - margin]
+    return sorted(tied, key=lambda m: rows[m]["ms"])
+

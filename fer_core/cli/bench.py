@@ -131,7 +131,7 @@ def run_video_bench(args: argparse.Namespace) -> int:
 
 
 def run_explain_bench(args: argparse.Namespace) -> int:
-    from fer_core.bench.explain import explain_bench
+    from fer_core.bench.explain import explain_bench, faithful_within_noise
     from fer_core.model.checkpoint import load_model
     from fer_core.paths import shared_dir
 
@@ -149,6 +149,9 @@ def run_explain_bench(args: argparse.Namespace) -> int:
         for name, row in table.items():
             print(f"{name:24s} {row['ms']:8.1f} {row['deletion_auc']:13.3f} {row['insertion_auc']:14.3f} "
                   f"{row['faithful_share']:12.0%}")
+        tied = faithful_within_noise(table)
+        print(f"most often faithful, within the noise of {next(iter(table.values()))['n']} faces (fastest first): "
+              + ", ".join(tied))
     return 0
 
 

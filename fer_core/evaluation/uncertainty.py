@@ -12,16 +12,16 @@ import numpy as np
 # is within UNCERTAIN_MARGIN of it. Both were chosen on FER2013Valid for the built-in default model by
 # `python -m fer_core uncertainty --write-card` (fer_core/uncertainty.py: the fewest flagged faces such that
 # the unflagged ones are read correctly at least 90% of the time); a test keeps them equal to its card.
-UNCERTAIN_TOP = 0.60
+UNCERTAIN_TOP = 0.30
 
 
-UNCERTAIN_MARGIN = 0.30
+UNCERTAIN_MARGIN = 0.35
 
 
 UNCERTAIN_RULE = (f"A face is marked **uncertain** when the top expression scores below {UNCERTAIN_TOP:.0%}"
                   + (f", or when the second one is less than {UNCERTAIN_MARGIN * 100:.0f} percentage points "
                      "behind it" if UNCERTAIN_MARGIN > 0 else "")
-                  + ". On faces the model never saw while it was built, about 1 in 6 are marked, and those "
+                  + ". On faces the model never saw while it was built, about 1 in 5 are marked, and those "
                     "it reads correctly only about half of the time; the others about 9 times in 10.")
 
 

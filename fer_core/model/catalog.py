@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "weights"  # fer_core/weights, shipped as package data
-DEFAULT_MODEL = "fer-resnet10t-v2"
+DEFAULT_MODEL = "fer-resnet10t-v3"
 
 
 def builtin_models() -> list[str]:
