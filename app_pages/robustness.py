@@ -14,7 +14,7 @@ from ui.settings import current
 settings = current()
 st.title("Robustness: why models fail")
 st.write("A person still reads a smile behind sunglasses or in a dim room. A model may not: it learned from "
-         "about 28,000 small photos and only knows what they showed. Pick a face, change it the way real "
+         "tens of thousands of photos and only knows what they showed. Pick a face, change it the way real "
          "photos go wrong, and watch the scores and the heatmap move.")
 
 upload = photo_view.photo_uploader("A photo with a face", "robust-upload")
