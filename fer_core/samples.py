@@ -47,7 +47,7 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
     Sample("camera.png", "A photographer, by Lav Varshney (CC0), shipped with scikit-image", "scikit-image"),
 )}
 
-# Measured with `fer-lens showcase` on 2026-12-01 (fer-resnet10t-v3, BlazeFace, Occlusion maps of 16 px
+# Measured with `fer-lens showcase` on 2026-12-02 (fer-resnet10t-v3, BlazeFace, Occlusion maps of 16 px
 # windows, 2 cores):
 #   astronaut.png     happiness 99%   map Partly faithful: gap 0.76, only 0.06 above a blob on the face centre;
 #                     no change moves its score by more than 7 points (mouth covered: 92%).

@@ -153,11 +153,14 @@ def test_model_page_of_the_int8_twin_names_its_reference(app: AppTest) -> None:
     assert len(at.dataframe) >= 1, "the heatmap faithfulness table (from the reference) is missing"
     heatmaps = next(d.value for d in at.dataframe if "faithful share" in d.value.columns)
     default = heatmaps[heatmaps["method"].str.endswith("(the default)")]
-    best = heatmaps["faithful share"].max()
-    n = int(heatmaps["faces"].min())
-    noise = 200 * (best / 100 * (1 - best / 100) / n) ** 0.5  # two standard errors, in percentage points
-    assert len(default) == 1 and default["faithful share"].iloc[0] >= best - noise, \
-        "the default's maps pass the trust check as often as the best's, within the noise of the faces measured"
+    # The row marked default is the method the reference's measurement ranks first: the fastest of those whose
+    # maps pass the trust check as often as the best's, within the noise of the faces measured.
+    from fer_core.bench.explain import faithful_within_noise
+    from fer_core.explain.registry import METHODS
+
+    reference = json.loads(resolve_model_path(DEFAULT_MODEL).with_suffix(".json").read_text())
+    first = faithful_within_noise(reference["explain_bench"])[0]
+    assert len(default) == 1 and default["method"].iloc[0].startswith(METHODS[first].title)
     assert 1 < heatmaps["faithful share"].max() <= 100, "shares are shown as whole percentages"
 
 
