@@ -8,7 +8,7 @@ from fer_core.labels import CLASSES
 from fer_core.samples import SAMPLE_NAME, sample_photo_png
 from ui import photo_view as view
 from ui.figures import expression_key
-from ui.resources import get_model, get_recognizer
+from ui.resources import get_recognizer
 from ui.settings import current
 from ui.trust import trust_help
 
@@ -36,7 +36,6 @@ if not inputs:
     st.info("Choose one or more photos to begin, or use the sample photo.")
     st.stop()
 
-model = get_model()
 recognizer = get_recognizer(settings.detector.name)
 max_bytes = view.PHOTO_MAX_MB * 2**20
 with st.spinner("Finding faces…"):
@@ -85,4 +84,4 @@ def fill_downloads() -> None:
 
 
 st.subheader(focus.name)
-view.show_photo(focus, model, settings, before_trust_notes=fill_downloads)
+view.show_photo(focus, recognizer, settings, before_trust_notes=fill_downloads)

@@ -9,7 +9,7 @@ from fer_core.model.catalog import int8_twin
 from ui import photo_view
 from ui import webcam_view as view
 from ui.classroom import live_webcams, webcam_gate
-from ui.resources import get_model, get_recognizer
+from ui.resources import get_recognizer
 from ui.settings import current, technical
 from ui.trust import trust_help
 
@@ -18,7 +18,6 @@ st.title("Webcam")
 st.write("Turn on your camera: FER Lens finds each face and shows which facial expression it most resembles, "
          "live. Freeze a frame to see which parts of the face drove the scores.")
 
-model = get_model()
 recognizer = get_recognizer(settings.detector.name)  # frozen frames: the sidebar's face finder
 stream_detector = settings.detector.stream_name  # the live stream: faces near the camera
 fast_twin = int8_twin(settings.model)
@@ -78,4 +77,4 @@ if result is not None:
     view.discard_button()
     if not result.faces:
         st.warning("No face was in view in the frozen frame.", icon=":material/search_off:")
-    photo_view.show_photo(result, model, settings)
+    photo_view.show_photo(result, recognizer, settings)

@@ -2,23 +2,37 @@
 
 One `Recognizer` serves every browser session: it never mutates its model (eval mode, no hooks, no
 gradients), so concurrent `analyze` calls need no lock around the classifier.
+
+No torch on the way to a label: a built-in model classifies through its graph twin in ONNX Runtime
+(`fer_core.model.graph_twin`), and the face finder and Face Mesh run their ONNX twins too. The torch module,
+which explanations need, is loaded on first use of `loaded` (once, under a lock). Models without a twin
+(a user's checkpoint, or no onnxruntime) classify with torch as before.
 """
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 
 from fer_core.detection import face_mesh
 from fer_core.detection.align import CROP_SIZE, align_face
 from fer_core.detection.base import Detection, FaceDetector
 from fer_core.detection.registry import DEFAULT_DETECTOR, create_detector
 from fer_core.imageio import ImageInput, load_image
-from fer_core.model.checkpoint import LoadedModel, load_model
-from fer_core.model.preprocess import crops_to_input
+from fer_core.model.catalog import resolve_model_path
+from fer_core.model.graph_twin import graph_classifier
+from fer_core.model.preprocess import crops_to_array, softmax
+from fer_core.model.spec import ModelSpec
 from fer_core.reading_order import reading_order
+
+if TYPE_CHECKING:
+    import torch
+
+    from fer_core.model.checkpoint import LoadedModel
 
 
 @dataclass
@@ -63,8 +77,21 @@ class Recognizer:
 
     def __init__(self, model: str | Path | LoadedModel | None = None,
                  detector: str | FaceDetector = DEFAULT_DETECTOR, flip_tta: bool = True,
-                 max_faces: int = 64, mesh: bool = True) -> None:
-        self.loaded = model if isinstance(model, LoadedModel) else load_model(model)
+                 max_faces: int = 64, mesh: bool = True, load: Callable[[], LoadedModel] | None = None,
+                 threads: int | None = None) -> None:
+        """`load` gives the torch model when it is first needed (the app passes its shared, cached loader);
+        `threads` is the graph twin's thread count (default two, at most the cores)."""
+        self._lock = threading.Lock()
+        self._graph = None
+        self._load_torch = load
+        if model is None or isinstance(model, (str, Path)):
+            self._path = resolve_model_path(model)
+            self.card: dict[str, Any] = json.loads(self._path.with_suffix(".json").read_text())
+            self.spec = ModelSpec.from_json(self.card["spec"])
+            self._graph = graph_classifier(self._path, self.card, threads)
+            self._loaded = None if self._graph is not None else self._load()
+        else:  # an already loaded model
+            self._path, self._loaded, self.spec, self.card = model.path, model, model.spec, model.card
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self.flip_tta = flip_tta
         self.max_faces = max_faces
@@ -72,26 +99,60 @@ class Recognizer:
         # a face, the detector's own landmarks (or box) do that job as before.
         self.mesh = mesh and face_mesh.available()
 
+    def _load(self) -> LoadedModel:
+        if self._load_torch is not None:
+            return self._load_torch()
+        from fer_core.model.checkpoint import load_model
+
+        return load_model(self._path)
+
+    @property
+    def name(self) -> str:
+        """The model's name, from its card (no torch needed)."""
+        return self.card.get("name", self._path.stem if self._path else self.spec.timm_name)
+
+    @property
+    def uses_graph_twin(self) -> bool:
+        """Whether labels come from the ONNX Runtime graph twin (else from the torch module)."""
+        return self._graph is not None
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The torch model (explanations, training tools): loaded on first use, once, for every thread."""
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._load()
+        return self._loaded
+
     @property
     def model(self) -> torch.nn.Module:
         return self.loaded.model
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.loaded.spec.labels
+        return self.spec.labels
 
-    @torch.inference_mode()
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        if self._graph is not None:
+            return self._graph(x)
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+            return self.loaded.fast(batch).float().numpy()
+
     def classify_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) aligned RGB crops -> (N, C) probabilities, in one batch."""
+        """(N, H, W, 3) aligned RGB crops -> (N, C) probabilities, in one batch (with each crop's mirror)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        x = crops_to_input(crops, self.loaded.spec)
+        x = crops_to_array(crops, self.spec)
         if self.flip_tta:
-            x = torch.cat([x, torch.flip(x, dims=[3])])
-        logits = self.loaded.fast(x.contiguous(memory_format=torch.channels_last)).float()
+            x = np.concatenate([x, x[..., ::-1]])
+        logits = self._logits(x)
         if self.flip_tta:
             logits = (logits[: len(crops)] + logits[len(crops):]) / 2
-        return torch.softmax(logits, dim=1).numpy()
+        return softmax(logits).astype(np.float32)
 
     def fit_meshes(self, rgb: np.ndarray, detections: list[Detection]) -> list[face_mesh.Mesh | None]:
         """A Face Mesh per detection (None where it cannot fit one, or when meshes are off)."""

@@ -97,7 +97,7 @@ def pick_second_model(first: str) -> str | None:
 
 def scores_under(recognizer: Recognizer, crop: np.ndarray, key: tuple) -> dict[str, float]:
     """The second model's scores for the same aligned crop (with the same mirrored pass as the first)."""
-    probs = memo("compare-probs", (recognizer.loaded.name, *key), lambda: recognizer.classify_crops(crop[None])[0],
+    probs = memo("compare-probs", (recognizer.name, *key), lambda: recognizer.classify_crops(crop[None])[0],
                  max_items=32)
     return dict(zip(recognizer.labels, map(float, probs)))
 

@@ -16,9 +16,8 @@ from fer_core import imageio
 from fer_core.detection.movements import notable
 from fer_core.draw import annotate, draw_meshes
 from fer_core.evaluation.uncertainty import uncertainty
-from fer_core.explain.registry import DEFAULT_METHOD, METHODS, available_methods
+from fer_core.explain.registry import DEFAULT_METHOD, METHODS, available_methods_for_card
 from fer_core.explain.render import caption, legend, overlay_on_crop, overlay_on_photo
-from fer_core.model.checkpoint import LoadedModel
 from fer_core.recognizer import FaceResult, Recognizer
 from fer_core.report import PhotoResult, analyze_photo, digest, png_bytes, ranked, result_rows, to_csv, to_json
 
@@ -30,6 +29,7 @@ from .trust import TRUST_FOR_CLASS, TRUST_LOOK
 
 if TYPE_CHECKING:
     from fer_core.explain.attribution import Explanation
+    from fer_core.model.checkpoint import LoadedModel
 
 
 PHOTO_MAX_MB = 25  # per photo: far above any camera's JPEG; video clips have their own, larger limit
@@ -52,7 +52,7 @@ HEATMAP_PX = 160  # the heatmap on each face card, with its colour scale under i
 
 def analysis(recognizer: Recognizer, name: str, data: bytes, max_bytes: int) -> PhotoResult:
     """`analyze_photo`, reused across reruns for the same bytes, detector and model."""
-    key = (digest(data), recognizer.detector.name, recognizer.loaded.name, name)
+    key = (digest(data), recognizer.detector.name, recognizer.name, name)
     find = queued(lambda: analyze_photo(recognizer, name, data, max_bytes=max_bytes), "finding the faces")
     return memo("photos", key, find, max_items=12)
 
@@ -167,16 +167,17 @@ def show_downloads(results: Sequence[PhotoResult], recognizer: Recognizer) -> No
         report_download(results, recognizer)
     c1.download_button("Results as a table (CSV)", lambda: to_csv(rows), "fer-lens-results.csv", "text/csv",
                        on_click="ignore", icon=":material/table:", key="dl-csv", width="stretch")
-    c2.download_button("Results as data (JSON)", lambda: to_json(results, model=recognizer.loaded.name,
+    c2.download_button("Results as data (JSON)", lambda: to_json(results, model=recognizer.name,
                                                                    detector=recognizer.detector.name),
                        "fer-lens-results.json", "application/json", on_click="ignore",
                        icon=":material/data_object:", key="dl-json", width="stretch")
 
 
-def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
+def usable_settings(settings: Settings, model: LoadedModel | Recognizer) -> Settings:
     """The settings, with the heatmap method swapped for the default one (and a note) when this model cannot
-    do the chosen one (attention maps need a model with attention blocks)."""
-    if settings.method.name in available_methods(model.model):
+    do the chosen one (attention maps need a model with attention blocks). Read from the model's card, so it
+    needs no torch."""
+    if settings.method.name in available_methods_for_card(model.card):
         return settings
     fallback = METHODS[DEFAULT_METHOD]
     st.info(f"{settings.method.title} maps need a model with attention blocks, and "
@@ -184,11 +185,12 @@ def usable_settings(settings: Settings, model: LoadedModel) -> Settings:
     return replace(settings, method=fallback)
 
 
-def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings,
+def show_photo(result: PhotoResult, recognizer: Recognizer, settings: Settings,
                before_trust_notes: Callable[[], None] = lambda: None) -> None:
     """The annotated photo, the whole-photo heatmap, a card for each face, then the trust notes (the slowest
-    part). `before_trust_notes` runs once the cards are on screen: the page draws its downloads there."""
-    settings = usable_settings(settings, model)
+    part). `before_trust_notes` runs once the cards are on screen: the page draws its downloads there. The
+    cards' labels need no torch; the heatmaps then wait for the torch model if it is still loading."""
+    settings = usable_settings(settings, recognizer)
     if not result.faces:
         st.image(result.rgb, caption=f"{result.name}: no face found", width="stretch",
                  alt=f"The photo {result.name}, in which no face was found")
@@ -218,7 +220,8 @@ def show_photo(result: PhotoResult, model: LoadedModel, settings: Settings,
                 "include every face.")
     # Every card first (scores and charts, which the browser draws meanwhile), then every heatmap in one
     # shared batch, then each card's map put in its place.
-    pending = [face_card(result, i, face, model, settings) for i, face in enumerate(result.faces[:MAX_FACE_CARDS])]
+    pending = [face_card(result, i, face, settings) for i, face in enumerate(result.faces[:MAX_FACE_CARDS])]
+    model = recognizer.loaded  # the torch model, for the heatmaps (loaded at server start by the warm-up)
     prefetch_heatmaps([p.request for p in pending], model)
     shown = []  # (face, explanation, request, trust note slot)
     for face, panel in zip(result.faces, pending):
@@ -254,8 +257,7 @@ def prefetch_heatmaps(requests: list[HeatmapRequest], model: LoadedModel) -> Non
         pass
 
 
-def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
-              settings: Settings) -> "PendingHeatmap":
+def face_card(result: PhotoResult, i: int, face: FaceResult, settings: Settings) -> "PendingHeatmap":
     """One face: what the model saw, all class scores, and the pickers of a heatmap for a class of the
     visitor's choice, whose place is filled by the returned `PendingHeatmap`."""
     key = f"{result.digest[:12]}-{settings.detector.name}-{i}"
@@ -271,7 +273,7 @@ def face_card(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel,
             chart_col.caption(f":material/help: **Uncertain**: {why_unsure}. Read this face with extra care.")
         show_movements(chart_col, face.movements)
         with heat_col:
-            return heatmap_panel(result, i, face, model, settings, key)
+            return heatmap_panel(result, i, face, settings, key)
 
 
 def show_movements(column, movements: dict[str, float] | None) -> None:
@@ -321,8 +323,7 @@ class PendingHeatmap:
         return expl, request, slot
 
 
-def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, model: LoadedModel, settings: Settings,
-                  key: str) -> PendingHeatmap:
+def heatmap_panel(result: PhotoResult, i: int, face: FaceResult, settings: Settings, key: str) -> PendingHeatmap:
     """Class and contrast pickers, with places for the heatmap (above them) and its words (below)."""
     order = [c for c, _ in ranked(face.probs)]
     picture = st.empty()  # filled once the pickers below have said which map to draw

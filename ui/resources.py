@@ -1,14 +1,20 @@
-"""The model and recognizers, loaded once per server process and shared read-only by every session."""
+"""The model and recognizers, loaded once per server process and shared read-only by every session.
+
+A recognizer labels faces without torch (ONNX Runtime graph twins), so a page can show its first label while
+torch is still loading; the torch model, for heatmaps, comes from `_load_model`, shared by every recognizer.
+"""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
 
 from fer_core.classroom.access import classroom
-from fer_core.model.checkpoint import LoadedModel, load_model
 from fer_core.recognizer import Recognizer
+
+if TYPE_CHECKING:
+    from fer_core.model.checkpoint import LoadedModel
 
 from .settings import current_model
 
@@ -22,6 +28,10 @@ def _load_model(name: str) -> LoadedModel:
     # Two torch threads (at most the CPU count; one in a class session, see TORCH_THREADS): a photo's heatmaps
     # and trust checks are single batched calls of several hundred model passes, which two threads finish sooner
     # (the 6-face photo of `tests/app/test_browser.py`: every heatmap 2.6 s -> 2.1 s after upload).
+    import torch
+
+    from fer_core.model.checkpoint import load_model
+
     torch.set_num_threads(TORCH_THREADS)
     return load_model(name)
 
@@ -38,11 +48,16 @@ def get_model() -> LoadedModel:
 
 @st.cache_resource(show_spinner="Loading the face detector…")
 def _recognizer(detector: str, model_name: str) -> Recognizer:
-    return Recognizer(model=_load_model(model_name), detector=detector)
+    return Recognizer(model=model_name, detector=detector, load=lambda: _load_model(model_name),
+                      threads=TORCH_THREADS)
 
 
 def get_recognizer(detector: str, model_name: str | None = None) -> Recognizer:
-    """One shared recognizer per face detector and model (the sidebar's unless `model_name` is given), over
-    the cached model object (never reloaded on rerun)."""
-    get_model()  # a friendly stop when the model is missing
-    return _recognizer(detector, model_name or current_model())
+    """One shared recognizer per face detector and model (the sidebar's unless `model_name` is given); its
+    torch model, when a heatmap needs it, is the cached one (never reloaded on rerun). Stops the page with a
+    clear message if the model is missing."""
+    try:
+        return _recognizer(detector, model_name or current_model())
+    except FileNotFoundError as exc:
+        st.error(f"No facial-expression model is installed, so FER Lens cannot analyse photos yet. ({exc})")
+        st.stop()

@@ -117,7 +117,7 @@ def own_faces(results: list[PhotoResult]) -> list[Face]:
 
 def model_scores(recognizer: Recognizer, face: Face) -> dict[str, float]:
     """The model's scores for the face (with the same mirrored pass as the Photo page), reused on reruns."""
-    probs = memo("teach-probs", (recognizer.loaded.name, face.id),
+    probs = memo("teach-probs", (recognizer.name, face.id),
                  lambda: recognizer.classify_crops(face.crop[None])[0], max_items=32)
     return dict(zip(recognizer.labels, map(float, probs)))
 

@@ -87,7 +87,7 @@ def analyse_clip(clip: Clip, settings: BatchSettings, recognizer: Any = None,
         analysis = analyze_video(clip.source, rec, fps=settings.fps, max_s=settings.max_s, progress=report)
         if not len(analysis.frame_times):
             raise VideoError("the clip has no frames that could be decoded")
-        files = clip_files(clip, analysis, settings, rec.loaded.card)
+        files = clip_files(clip, analysis, settings, rec.card)
     except VideoError as exc:
         return ClipOutcome(clip, "failed", error=str(exc), wall_s=time.perf_counter() - start)
     except (MemoryError, OSError, RuntimeError) as exc:  # the machine, not the clip: another try may work

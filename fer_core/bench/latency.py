@@ -89,7 +89,7 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     mesh = _mesh_speed(rec, frame, photo, repeats)
     result = {
         "threads": torch.get_num_threads(),
-        "model": rec.loaded.name,
+        "model": rec.name,
         "engine": "onnxruntime" if rec.loaded.path and rec.loaded.path.suffix == ".onnx" else "torch",
         "classify_ms_b1": round(b1, 2),
         "classify_faces_per_s_b64": round(64000 / b64, 1),
@@ -129,7 +129,7 @@ def processor_name() -> str:
 def _reference_speed(rec: Recognizer, x1: torch.Tensor, x64: torch.Tensor, repeats: int) -> dict[str, Any] | None:
     """For an exported (ONNX) model: its fp32 torch reference timed on the same inputs in the same run, so
     the speed-up is measured, not quoted."""
-    runtime = rec.loaded.card.get("runtime")
+    runtime = rec.card.get("runtime")
     if not runtime:
         return None
     from fer_core.model.checkpoint import inference_module

@@ -126,7 +126,7 @@ def run_live_bench(minutes: float = 10.0, video: Path | None = None, threads: in
     return {
         "video": video.name, "frame_size": [640, 480], "frames": total, "stream_minutes": round(total / FPS / 60, 2),
         "threads": threads, "detector": detector, "detect_every": detect_every, "smoothing": status.smoothing,
-        "model": recognizer.loaded.name,
+        "model": recognizer.name,
         "processed_fps": round(fps, 1), "delay_ms_mean": round(float(ms.mean()), 2),
         "delay_ms_p50": round(float(np.median(ms)), 2), "delay_ms_p95": round(p95, 2),
         "delay_ms_max": round(float(ms.max()), 2), "delay_ms_mean_per_minute": minute_ms,

@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("export", help="export a model to ONNX (optionally int8) for ONNX Runtime inference")
-    p.add_argument("--onnx", action="store_true", required=True, help="export format (ONNX is the only one)")
+    form = p.add_mutually_exclusive_group(required=True)
+    form.add_argument("--onnx", action="store_true", help="a self-contained ONNX model with its own card")
+    form.add_argument("--graph-twin", action="store_true",
+                      help="the network's graph alone (weights/graphs/<name>.onnx), run by ONNX Runtime with the "
+                           "model's own safetensors weights: the app's torch-free first label")
     p.add_argument("--int8", action="store_true", help="static int8 quantisation, calibrated on FER2013Train")
     common.add_model(p)
     common.add_data(p)
@@ -65,6 +69,14 @@ def run_export(args: argparse.Namespace) -> int:
     from fer_core.training.onnx_export import export_onnx
 
     command = common.card_command(args)
+    if args.graph_twin:
+        from fer_core.training.onnx_export import export_graph_twin
+
+        out = export_graph_twin(args.model, command)
+        agree = json.loads(out.parents[1].joinpath(f"{out.stem}.json").read_text())["graph_twin"]
+        print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB); largest logit difference from torch "
+              f"{agree['agreement_with_reference']['max_abs_logit_diff']:.2e}")
+        return 0
     try:
         out = export_onnx(args.model, args.out or BUILTIN_DIR, int8=args.int8, data=args.data,
                           calibration_faces=args.calibration_faces, command=command)

@@ -23,11 +23,10 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-import torch
 
 from fer_core.detection.base import Detection, detector_input
 from fer_core.detection.boxes import box_iou
-from fer_core.detection.converted_net import Engine, fast_network
+from fer_core.detection.net_engine import Engine, fast_network, run_engine
 from fer_core.model.catalog import BUILTIN_DIR
 
 # Mouth-corner spacing over eye spacing in the alignment template (detection/align.FER_TEMPLATE: 0.304 / 0.368).
@@ -91,13 +90,13 @@ def letterbox_square(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, flo
     return square, scale, pad_x, pad_y
 
 
-def weighted_nms(boxes: torch.Tensor, scores: torch.Tensor, points: torch.Tensor,
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
                  iou: float = 0.3) -> list[tuple[np.ndarray, float, np.ndarray]]:
     """MediaPipe's WEIGHTED suppression: each kept face averages the boxes and keypoints of the candidates it
     overlaps, weighted by their scores, and keeps its own (best) score."""
-    order = torch.argsort(scores, descending=True)
+    order = np.argsort(-scores, kind="stable")
     boxes, scores, points = boxes[order], scores[order], points[order]
-    kept, alive = [], torch.ones(len(boxes), dtype=torch.bool)
+    kept, alive = [], np.ones(len(boxes), dtype=bool)
     overlaps = box_iou(boxes, boxes)
     for i in range(len(boxes)):
         if not alive[i]:
@@ -105,8 +104,8 @@ def weighted_nms(boxes: torch.Tensor, scores: torch.Tensor, points: torch.Tensor
         group = alive & (overlaps[i] > iou)
         group[i] = True
         weights = scores[group] / scores[group].sum()
-        kept.append(((boxes[group] * weights[:, None]).sum(0).numpy(), float(scores[i]),
-                     (points[group] * weights[:, None, None]).sum(0).numpy()))
+        kept.append(((boxes[group] * weights[:, None]).sum(0), float(scores[i]),
+                     (points[group] * weights[:, None, None]).sum(0)))
         alive &= ~group
     return kept
 
@@ -126,31 +125,29 @@ class _Range:
         self.variant = variant
         self.min_score = variant.min_score if min_score is None else min_score
         self.net = _network(variant.weights)
-        self.anchors = torch.from_numpy(ssd_anchors(variant.input_size, variant.strides,
-                                                    variant.interpolated_scale_aspect_ratio))
+        self.anchors = ssd_anchors(variant.input_size, variant.strides, variant.interpolated_scale_aspect_ratio)
 
-    def raw(self, square: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def raw(self, square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network on one letterboxed square: (A, 16) regressors and (A,) logits."""
-        x = torch.from_numpy(square).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
-        with torch.inference_mode():
-            outputs = self.net(x)
+        x = square.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+        outputs = run_engine(self.net, x)
         regressors = next(o for o in outputs if o.shape[-1] == 16)
         logits = next(o for o in outputs if o.shape[-1] == 1)
         return regressors.reshape(-1, 16), logits.reshape(-1)
 
     def candidates(self, square: np.ndarray, scale: float, pad_x: float, pad_y: float
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scored boxes (K, 4: x1, y1, x2, y2), scores (K,) and keypoints (K, 6, 2), in input pixels, from the
         frame letterboxed to this net's size (`letterbox_square`: input pixel = (square pixel - pad) / scale)."""
         size = self.variant.input_size
         regressors, logits = self.raw(square)
-        scores = torch.sigmoid(logits.clamp(-100.0, 100.0))
+        scores = (1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))).astype(np.float32)
         keep = scores >= self.min_score
         reg, anchors = regressors[keep], self.anchors[keep]
         centre = reg[:, :2] / size + anchors
         half = reg[:, 2:4] / size / 2
-        pad = torch.tensor([pad_x, pad_y], dtype=reg.dtype)
-        boxes = ((torch.cat([centre - half, centre + half], dim=1) * size) - pad.repeat(2)) / scale
+        pad = np.array([pad_x, pad_y], dtype=reg.dtype)
+        boxes = ((np.concatenate([centre - half, centre + half], axis=1) * size) - np.tile(pad, 2)) / scale
         points = ((reg[:, 4:16].reshape(-1, 6, 2) / size + anchors[:, None]) * size - pad) / scale
         return boxes, scores[keep], points
 
@@ -183,7 +180,7 @@ class BlazeFaceFaceDetector:
             small = square if size == largest else cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
             k = size / largest
             found.append(r.candidates(small, scale * k, pad_x * k, pad_y * k))
-        boxes, scores, points = (torch.cat(parts) for parts in zip(*found))
+        boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
         if len(scores) == 0:
             return []
         h, w = rgb.shape[:2]

@@ -15,19 +15,16 @@ BlazeFace, [0, 1] for Face Mesh). `forward` returns the graph outputs in TFLite'
 (NHWC for rank 4); `forward(x, keep=names)` returns a dict that adds the named intermediate tensors as held
 (NCHW for feature maps). Names are the card's short tensor names or the full TFLite ones.
 
-Speed: `fast_network(path)` is what inference should call. It runs the card's ONNX twin (`<stem>.onnx`,
-exported from this module by `export_onnx` and checked against the SHA-256 in the card) in ONNX Runtime,
-about 2-3x faster than this torch interpreter on a CPU, and falls back to ConvertedNet when the twin or
-onnxruntime is missing. ConvertedNet stays the reference (parity tests, `keep`, fine-tuning).
+Speed: inference runs the card's ONNX twin (`<stem>.onnx`, exported from this module by `export_onnx`) in
+ONNX Runtime through `net_engine.fast_network`, about 2-3x faster than this torch interpreter on a CPU and
+without importing torch; ConvertedNet is the fallback there, and the reference (parity tests, `keep`,
+fine-tuning).
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import math
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -40,7 +37,6 @@ from torch import nn
 NHWC_TO_NCHW_AXIS = (0, 2, 3, 1)  # TFLite axis a of a rank-4 tensor is axis NHWC_TO_NCHW_AXIS[a] here
 NCHW_FROM_NHWC = (0, 3, 1, 2)  # and our axis d is TFLite's axis NCHW_FROM_NHWC[d]
 ONNX_OPSET = 18
-Engine = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]  # what fast_network returns: outputs = net(x)
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "NONE": lambda x: x,
@@ -374,69 +370,3 @@ def _lean(model: Any) -> Any:
     del graph.node[:]
     graph.node.extend(nodes)
     return model
-
-
-class OnnxNet:
-    """A converted net's ONNX twin in ONNX Runtime, called like ConvertedNet: (N, 3, H, W) float32 in, the
-    TFLite outputs (shape, order, NHWC for rank 4) out. One session serves every thread (ONNX Runtime's `run`
-    is safe to call concurrently); it is built from bytes that matched the card's SHA-256, never re-read.
-
-    Threads: 1 intra-op thread by default, whatever torch's setting. Measured on 2 cores, a second thread slows
-    a single image of the short-range detector or the mesh by 15-30 % (each op is too short to split), gains
-    9 % on the full-range detector alone, and inside the app's pipeline (torch at 2 threads, whose OpenMP
-    workers keep spinning on the other core) made 4 meshes slower: 8.3 ms instead of 6.5 ms."""
-
-    def __init__(self, path: str | Path, sha256: str, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        from fer_core.model.onnx_runtime import OnnxIntegrityError
-
-        self.path = Path(path)
-        model = self.path.read_bytes()
-        if hashlib.sha256(model).hexdigest() != sha256:
-            raise OnnxIntegrityError(f"{self.path} does not match the SHA-256 in its card; re-create it with "
-                                     "`python -m fer_core.training.convert_mediapipe <mediapipe wheel>`")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle workers must not spin
-        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        spec = self.session.get_inputs()[0]
-        self.input_name: str = spec.name
-        self.input_chw = tuple(int(d) for d in spec.shape[1:])
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_chw:
-            raise ValueError(f"expected input (N, {', '.join(map(str, self.input_chw))}), got {tuple(x.shape)}")
-        batch = np.ascontiguousarray(x.detach().cpu().float().numpy())
-        return tuple(torch.from_numpy(out) for out in self.session.run(None, {self.input_name: batch}))
-
-
-def _stem(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_suffix("") if path.suffix in (".json", ".safetensors", ".onnx") else path
-
-
-def load_engine(path: str | Path, use_onnx: bool | None = None) -> Engine:
-    """The net at `path` (no suffix) as ONNX Runtime runs it when `use_onnx` (default: when onnxruntime is
-    installed) and the card names an ONNX twin that exists, else as the torch ConvertedNet. A twin that fails
-    its checksum raises OnnxIntegrityError rather than falling back: a swapped file is an error, not a mode."""
-    path = _stem(path)
-    twin = json.loads(path.with_name(path.name + ".json").read_text()).get("onnx")
-    if use_onnx is None:
-        use_onnx = importlib.util.find_spec("onnxruntime") is not None
-    if use_onnx and twin and (path.parent / twin["file"]).is_file():
-        return OnnxNet(path.parent / twin["file"], twin["sha256"])
-    return ConvertedNet.load(path)
-
-
-def fast_network(path: str | Path) -> Engine:
-    """The fastest available engine for the converted net at `path` (see `load_engine`), one per path, shared
-    read-only by every caller and thread. Same call as ConvertedNet: `outputs = net(x)`."""
-    return _cached_engine(_stem(path))
-
-
-@lru_cache(maxsize=None)
-def _cached_engine(path: Path) -> Engine:
-    return load_engine(path)

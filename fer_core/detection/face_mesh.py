@@ -21,10 +21,9 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-import torch
 
 from fer_core.detection.base import Detection
-from fer_core.detection.converted_net import Engine, fast_network
+from fer_core.detection.net_engine import Engine, fast_network, run_engine
 from fer_core.model.catalog import BUILTIN_DIR
 
 MESH_SIZE = 192
@@ -117,23 +116,22 @@ def crops(rgb: np.ndarray, detections: list[Detection]) -> tuple[np.ndarray, lis
 
 def run_network(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 192, 192, 3) uint8 crops -> (N, 468, 3) points in crop pixels and (N,) presence scores."""
-    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-    with torch.inference_mode():
-        outputs = ConvertedNetOutputs.of(_network()(x))
-    return outputs.points.numpy(), torch.sigmoid(outputs.presence).numpy()
+    x = batch.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+    outputs = ConvertedNetOutputs.of(run_engine(_network(), x))
+    return outputs.points, 1.0 / (1.0 + np.exp(-outputs.presence))
 
 
 @dataclass(frozen=True)
 class ConvertedNetOutputs:
     """The mesh network's outputs told apart by size: 1404 = 468 x 3 coordinates, 1 = the presence logit."""
 
-    points: torch.Tensor
-    presence: torch.Tensor
+    points: np.ndarray
+    presence: np.ndarray
 
     @classmethod
-    def of(cls, outputs: tuple[torch.Tensor, ...]) -> "ConvertedNetOutputs":
-        points = next(o for o in outputs if o[0].numel() == 468 * 3)
-        presence = next(o for o in outputs if o[0].numel() == 1)
+    def of(cls, outputs: tuple[np.ndarray, ...]) -> "ConvertedNetOutputs":
+        points = next(o for o in outputs if o[0].size == 468 * 3)
+        presence = next(o for o in outputs if o[0].size == 1)
         return cls(points.reshape(len(points), 468, 3), presence.reshape(-1))
 
 

@@ -71,6 +71,12 @@ def method_info(name: str) -> MethodInfo:
         raise ValueError(f"unknown heatmap method {name!r}; choose one of {sorted(METHODS)}") from None
 
 
+def available_methods_for_card(card: dict) -> list[str]:
+    """`available_methods` from a model card alone (training records a model's attention gates there), so a
+    page can ask before torch is loaded."""
+    return [name for name, m in METHODS.items() if card.get("attention") or not m.needs_attention]
+
+
 def available_methods(model: "nn.Module") -> list[str]:
     """The methods that work on `model`: attention only where the model has attention blocks. Here rather
     than in `methods`, so that pages can ask before Captum is imported."""

@@ -27,6 +27,26 @@ def model_choices() -> list[str]:
     return [first] + [m for m in builtin_models() if m != first]
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".onnx")
+
+
+def resolve_model_path(name_or_path: str | Path | None) -> Path:
+    """A built-in model name or a path to a `.safetensors` or exported `.onnx` file (its `.json` card must
+    sit beside it)."""
+    if name_or_path is None:
+        name_or_path = default_model()
+    p = Path(name_or_path)
+    if p.suffix in WEIGHT_SUFFIXES and p.exists():
+        return p
+    for suffix in WEIGHT_SUFFIXES:
+        if p.suffix in ("", ".json") and p.with_suffix(suffix).exists():
+            return p.with_suffix(suffix)
+        builtin = BUILTIN_DIR / f"{name_or_path}{suffix}"
+        if builtin.exists():
+            return builtin
+    raise FileNotFoundError(f"no model {name_or_path!r}; built-in models: {', '.join(builtin_models()) or 'none'}")
+
+
 INT8_SUFFIX = "-int8"
 
 

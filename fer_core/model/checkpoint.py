@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from fer_core.model.catalog import BUILTIN_DIR, DEFAULT_MODEL, builtin_models
+from fer_core.model.catalog import WEIGHT_SUFFIXES, resolve_model_path  # noqa: F401 - re-exported
 from fer_core.model.spec import ModelSpec
 
 
@@ -70,26 +69,6 @@ def save_checkpoint(model: torch.nn.Module, spec: ModelSpec, card: dict[str, Any
     card = dict(card, spec=spec.to_json())
     Path(str(path) + ".json").write_text(json.dumps(card, indent=2) + "\n")
     return Path(str(path) + ".safetensors")
-
-
-WEIGHT_SUFFIXES = (".safetensors", ".onnx")
-
-
-def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A built-in model name or a path to a `.safetensors` or exported `.onnx` file (its `.json` card must
-    sit beside it)."""
-    if name_or_path is None:
-        name_or_path = os.environ.get("FER_LENS_MODEL") or DEFAULT_MODEL
-    p = Path(name_or_path)
-    if p.suffix in WEIGHT_SUFFIXES and p.exists():
-        return p
-    for suffix in WEIGHT_SUFFIXES:
-        if p.suffix in ("", ".json") and p.with_suffix(suffix).exists():
-            return p.with_suffix(suffix)
-        builtin = BUILTIN_DIR / f"{name_or_path}{suffix}"
-        if builtin.exists():
-            return builtin
-    raise FileNotFoundError(f"no model {name_or_path!r}; built-in models: {', '.join(builtin_models()) or 'none'}")
 
 
 def load_model(name_or_path: str | Path | None = None) -> LoadedModel:

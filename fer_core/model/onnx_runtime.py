@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch only in the calls that take tensors: the checksum error is needed without it
+    import torch
 
 
 class OnnxIntegrityError(ValueError):
@@ -30,6 +33,8 @@ def sha256_of(path: str | Path) -> str:
 
 def default_threads() -> int:
     """Match torch's thread setting (1 in the live Webcam path, 2 for photos), capped by the cores."""
+    import torch
+
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
 
@@ -59,5 +64,7 @@ class OnnxClassifier:
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         batch = np.ascontiguousarray(x.detach().float().numpy())
         return torch.from_numpy(self.session.run(None, {self.input_name: batch})[0])

@@ -5,11 +5,12 @@ inside the checkpoint's card, so inference can never disagree with training.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from fer_core.labels import CLASSES
+
+if TYPE_CHECKING:  # torch only where a network is built: recognition reads specs without it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ModelSpec:
     def create(self) -> torch.nn.Module:
         """A freshly initialised network, built as training builds it (timm, or one of our own)."""
         import timm  # here, not at the top: timm imports torchvision, which the app's cold start avoids
+        import torch
 
         if self.timm_name in OWN_ARCHITECTURES:
             return OWN_ARCHITECTURES[self.timm_name](num_classes=len(self.labels), **self.timm_kwargs)

@@ -10,7 +10,7 @@ DEQUANTIZE (float16 weights). Weights are stored in their source precision, floa
 which is lossless; ConvertedNet upcasts them to float32 parameters at load time.
 
 Each card also gets an ONNX twin (`<stem>.onnx`, exported from the ConvertedNet, not from the TFLite file;
-its SHA-256 in the card's `onnx` section), which `converted_net.fast_network` runs in ONNX Runtime: the
+its SHA-256 in the card's `onnx` section), which `net_engine.fast_network` runs in ONNX Runtime: the
 product's fast path. Exporting needs onnx and onnxscript.
 
 face_landmark_with_attention.tflite is skipped: it needs MediaPipe's custom ops (TransformLandmarks,
@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from fer_core.detection.converted_net import ONNX_OPSET, ConvertedNet, OnnxNet, export_onnx
+from fer_core.detection.converted_net import ONNX_OPSET, ConvertedNet, export_onnx
+from fer_core.detection.net_engine import OnnxNet
 from fer_core.model.onnx_runtime import sha256_of
 from fer_core.paths import REPO_DIR
 
@@ -48,7 +49,7 @@ OUT_DIR = REPO_DIR / "fer_core" / "weights" / "mediapipe"
 PARITY_TOLERANCE = 1e-4
 ONNX_NOTE = ("exported from the ConvertedNet (converted_net.export_onnx), PReLU written as per-channel 1x1 "
              "depthwise convolutions, which ONNX Runtime keeps in its fast blocked layout; run by "
-             "converted_net.fast_network, which checks sha256 first")
+             "net_engine.fast_network, which checks sha256 first")
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,99 @@ def export_onnx(model: str | None = None, out_dir: str | Path = BUILTIN_DIR, int
                 spec=loaded.card.get("spec", loaded.spec.to_json()))
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return out
+
+
+# --- the graph twin: the network's ONNX graph alone, its weights read from the safetensors file at load time ---
+
+def _zero_constant_chain(name: str, producers: dict[str, Any]) -> bool:
+    """Whether tensor `name` is computed only from zero constants (shape and type ops between): the
+    convolution bias torch's exporter synthesises for a bias-free Conv."""
+    from onnx import numpy_helper
+
+    node = producers.get(name)
+    if node is None:
+        return False
+    if node.op_type == "Constant":
+        value = next((a.t for a in node.attribute if a.name == "value"), None)
+        return value is not None and not numpy_helper.to_array(value).any()
+    if node.op_type not in ("Expand", "CastLike", "Cast", "Shape", "Reshape"):
+        return False
+    data = node.input[0]  # the value; later inputs are shapes or type templates
+    return _zero_constant_chain(data, producers)
+
+
+def _graph_only(model: Any, weights_file: str) -> Any:
+    """The exported graph with synthesised zero biases dropped, dead nodes pruned and every initializer
+    declared external (float32, in `weights_file`): GraphClassifier supplies their values."""
+    from onnx import TensorProto
+
+    graph = model.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    for node in graph.node:
+        if node.op_type == "Conv" and len(node.input) == 3 and _zero_constant_chain(node.input[2], producers):
+            del node.input[2]
+    needed = {o.name for o in graph.output}
+    kept = []
+    for node in reversed(graph.node):
+        if any(out in needed for out in node.output):
+            kept.append(node)
+            needed.update(i for i in node.input if i)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    del model.metadata_props[:], graph.value_info[:]
+    model.doc_string = ""
+    graph.doc_string = f"weights: {weights_file}, supplied at load time by fer_core.model.graph_twin"
+    for item in [*graph.node, *graph.input, *graph.output]:
+        del item.metadata_props[:]
+        item.doc_string = ""
+    for init in graph.initializer:
+        name, dims = init.name, list(init.dims)
+        init.Clear()
+        init.name, init.data_type, init.data_location = name, TensorProto.FLOAT, TensorProto.EXTERNAL
+        init.dims.extend(dims)
+        entry = init.external_data.add()
+        entry.key, entry.value = "location", weights_file
+    return model
+
+
+def export_graph_twin(model: str | None = None, command: str = "") -> Path:
+    """Write `graphs/<name>.onnx` beside a safetensors model and record it (with both files' SHA-256 and its
+    agreement with torch) in the model's card as `graph_twin`; return the graph's path."""
+    import onnx
+
+    from fer_core.model.checkpoint import update_card
+    from fer_core.model.graph_twin import GRAPHS_DIR, GraphClassifier
+
+    loaded = load_model(model)
+    if loaded.path is None or loaded.path.suffix != ".safetensors":
+        raise ValueError("a graph twin is made for a safetensors model (a built-in name or a .safetensors path)")
+    spec = loaded.spec
+    example = torch.zeros(2, spec.in_chans, spec.input_size, spec.input_size)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        # optimize=False: the optimiser would fold batch norm into new weights, which the safetensors file lacks
+        torch.onnx.export(loaded.model, (example,), str(raw), input_names=["input"], output_names=["logits"],
+                          dynamic_shapes={"x": {0: batch}}, dynamo=True, opset_version=OPSET, verbose=False,
+                          external_data=False, optimize=False)
+        proto = _graph_only(onnx.load(str(raw)), loaded.path.name)
+    declared = {i.name: tuple(i.dims) for i in proto.graph.initializer}
+    state = {k: tuple(v.shape) for k, v in loaded.model.state_dict().items() if v.dtype.is_floating_point}
+    if declared != state:
+        raise ValueError(f"the graph's weights do not match the checkpoint's: {sorted(set(declared) ^ set(state))[:5]}")
+    out = loaded.path.parent / GRAPHS_DIR / f"{loaded.path.stem}.onnx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(proto.SerializeToString())
+    twin = {"file": f"{GRAPHS_DIR}/{out.name}", "sha256": sha256_of(out), "weights_sha256": sha256_of(loaded.path),
+            "opset": OPSET, "exported": _dt.date.today().isoformat(),
+            "note": "the network's ONNX graph alone; ONNX Runtime takes its weights from the safetensors file "
+                    "(fer_core/model/graph_twin.py), so the first label needs no torch"}
+    x = np.random.default_rng(0).normal(0.0, 1.0, (64, spec.in_chans, spec.input_size, spec.input_size))
+    x = x.astype(np.float32)
+    with torch.inference_mode():
+        ref = loaded.model(torch.from_numpy(x)).numpy()
+    got = GraphClassifier(loaded.path, twin)(x)
+    twin["agreement_with_reference"] = {"inputs": len(x), "max_abs_logit_diff": float(np.abs(got - ref).max()),
+                                        "top1_agreement": float((got.argmax(1) == ref.argmax(1)).mean())}
+    update_card(loaded.path, "graph_twin", twin, command)
+    return out

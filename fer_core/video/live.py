@@ -251,7 +251,7 @@ class LiveProcessor:
     def model_name(self) -> str:
         """The model the stream is scored with (the int8 twin when the fast engine is on)."""
         with self._lock:
-            return self._recognizer.loaded.name
+            return self._recognizer.name
 
     def use(self, recognizer: Recognizer) -> None:
         """Switch model or detector (the sidebar changed); takes effect from the next frame."""

@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.optimize import linear_sum_assignment
 
 from fer_core.detection.boxes import box_iou
@@ -28,9 +27,9 @@ class _Track:
     last_t: float
 
 
-def _xyxy(boxes: np.ndarray) -> torch.Tensor:
-    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    return torch.cat([b[:, :2], b[:, :2] + b[:, 2:].clamp_min(1e-6)], dim=1)
+def _xyxy(boxes: np.ndarray) -> np.ndarray:
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + np.maximum(b[:, 2:], 1e-6)], axis=1)
 
 
 class FaceTracker:
@@ -93,7 +92,7 @@ class FaceTracker:
     def _cost(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
         """(tracks, boxes) costs: 1 - IoU for overlapping pairs (< 1 - threshold); pairs allowed only by
         proximity cost more than any overlapping pair; forbidden pairs cost _NO_MATCH."""
-        iou = box_iou(_xyxy(old), _xyxy(new)).numpy()
+        iou = box_iou(_xyxy(old), _xyxy(new))
         cost = np.where(iou >= self.iou_threshold, 1.0 - iou, _NO_MATCH)
         if self.max_shift > 0:
             side_old = np.maximum(old[:, 2:4].max(1), 1e-6)[:, None]

@@ -16,7 +16,7 @@ DEV_MODEL = REPO / "runs" / "dev" / "dev-pilot.safetensors"
 def model_env() -> dict[str, str]:
     """Environment for the app: {} when the built-in model (or $FER_LENS_MODEL) resolves, else the dev
     checkpoint; skips when there is no model at all."""
-    from fer_core.model.checkpoint import resolve_model_path
+    from fer_core.model.catalog import resolve_model_path
 
     try:
         resolve_model_path(None)

@@ -1,4 +1,4 @@
-"""The fast engine for converted nets (`converted_net.fast_network`): the ONNX twins give the torch
+"""The fast engine for converted nets (`net_engine.fast_network`): the ONNX twins give the torch
 ConvertedNet's outputs on real faces, a tampered twin is refused, and without onnxruntime (or without a twin)
 the torch net is used.
 
@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from fer_core.detection.converted_net import ConvertedNet, OnnxNet, fast_network, load_engine
+from fer_core.detection.converted_net import ConvertedNet
+from fer_core.detection.net_engine import OnnxNet, fast_network, load_engine, run_engine
 from fer_core.model.onnx_runtime import OnnxIntegrityError
 from fer_core.training.convert_mediapipe import NETWORKS, OUT_DIR, parity_inputs
 from tests.conftest import require_shared
@@ -96,6 +97,8 @@ def test_torch_fallback_without_onnxruntime_or_twin(tmp_path: Path, monkeypatch:
         with torch.inference_mode():
             got = engine(x)
         assert all(torch.equal(g, e) for g, e in zip(got, expected))
+        # run_engine, which detection calls: numpy in and out, whichever engine
+        assert all(np.array_equal(g, e.numpy()) for g, e in zip(run_engine(engine, x.numpy()), expected))
 
 
 def test_fast_network_is_shared_and_thread_safe():
@@ -115,3 +118,5 @@ def test_fast_network_is_shared_and_thread_safe():
     two = OnnxNet(path.with_suffix(".onnx"), card["onnx"]["sha256"], threads=2)  # the option, not the default
     for one, other in zip(serial[1], two(batches[1])):
         torch.testing.assert_close(other, one, rtol=0, atol=1e-4)
+    numpy_out = run_engine(net, batches[1].numpy())
+    assert all(isinstance(o, np.ndarray) and np.array_equal(o, s.numpy()) for o, s in zip(numpy_out, serial[1]))
