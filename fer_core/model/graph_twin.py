@@ -16,15 +16,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fer_core.model.onnx_runtime import OnnxIntegrityError
+
 GRAPHS_DIR = "graphs"  # under the weights folder; not a model of its own, so not listed as one
 
 
-class GraphTwinMismatch(ValueError):
+class GraphTwinMismatch(OnnxIntegrityError):
     """The graph or the weights do not match the SHA-256 in the model card."""
 
 
@@ -70,10 +73,16 @@ class GraphClassifier:
 
 def graph_classifier(weights: str | Path, card: dict[str, Any], threads: int | None = None) -> GraphClassifier | None:
     """The twin of the safetensors model at `weights`, or None where there is none (no `graph_twin` in the
-    card, no graph file, an ONNX model, or no onnxruntime): the caller then classifies with torch."""
+    card, no graph file, an ONNX model, or no onnxruntime): the caller then classifies with torch. One session
+    per model, checksums and thread count, shared by every recognizer (one per face finder in the app)."""
     twin = card.get("graph_twin")
-    weights = Path(weights)
+    weights = Path(weights).resolve()
     if (weights.suffix != ".safetensors" or not twin or not (weights.parent / twin["file"]).is_file()
             or importlib.util.find_spec("onnxruntime") is None):
         return None
-    return GraphClassifier(weights, twin, threads)
+    return _shared(weights, twin["file"], twin["sha256"], twin["weights_sha256"], threads or photo_threads())
+
+
+@lru_cache(maxsize=8)
+def _shared(weights: Path, file: str, sha256: str, weights_sha256: str, threads: int) -> GraphClassifier:
+    return GraphClassifier(weights, {"file": file, "sha256": sha256, "weights_sha256": weights_sha256}, threads)
