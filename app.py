@@ -15,8 +15,10 @@ import streamlit as st
 
 from ui.classroom import code_form, gate, pupil
 from ui.settings import sidebar
+from ui.warmup import note_page_run
 
 if __name__ == "__main__":  # a page run: Streamlit's script runner executes this file as __main__
+    note_page_run()  # the warm-up's torch half waits while a visitor is busy (ui/warmup.py)
     st.set_page_config(page_title="FER Lens", page_icon="🙂", layout="wide")
     admitted = gate()  # a class session: a pupil sees only the code form until the code is entered
 
@@ -46,6 +48,6 @@ else:  # `streamlit run app.py` imports this module to find the server it should
     from starlette.middleware import Middleware
 
     from fer_core.classroom.upload_gate import UploadGate
-    from ui.warmup import lifespan
+    from ui.warmup import VisitorActivity, lifespan
 
-    app = st.App("app.py", lifespan=lifespan, middleware=[Middleware(UploadGate)])
+    app = st.App("app.py", lifespan=lifespan, middleware=[Middleware(UploadGate), Middleware(VisitorActivity)])

@@ -117,6 +117,11 @@ class Recognizer:
         return self._graph is not None
 
     @property
+    def torch_loaded(self) -> bool:
+        """Whether the torch model is loaded already (by a page that needed a heatmap, or by the warm-up)."""
+        return self._loaded is not None
+
+    @property
     def loaded(self) -> LoadedModel:
         """The torch model (explanations, training tools): loaded on first use, once, for every thread."""
         if self._loaded is None:

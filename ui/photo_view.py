@@ -5,6 +5,7 @@ Heatmaps appear first; the trust check of each map (a few dozen extra model pass
 every card is on screen and fills in its note, so the visitor is never kept waiting for it."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -42,6 +43,11 @@ def photo_uploader(what: str, key: str, many: bool = False, container=st):
     each = " each" if many else ""
     return container.file_uploader(f"{what} ({PHOTO_FORMATS}, up to {PHOTO_MAX_MB} MB{each})", type=PHOTO_TYPES,
                                    accept_multiple_files=many, key=key, max_upload_size=PHOTO_MAX_MB)
+# A pause between drawing the heatmaps and starting the trust checks. Without it, in about 1 run in 6 the browser
+# received the 6-face photo's heatmaps only once the checks had finished (1.4-1.7 s after the upload instead of
+# 0.9-1.1); with 50 ms it showed them at 0.90-1.08 s in 9 runs of 9 (server and browser timestamps side by side,
+# `tests/app/test_browser.py -k timed`, 2026-12-02).
+HAND_OVER_S = 0.05
 MAX_FACE_CARDS = 12  # detailed cards per photo; the table and the downloads always hold every face
 NO_CONTRAST = "(nothing: show all evidence)"
 ANNOTATED_DISPLAY_PX = 420  # about how wide the annotated photo is shown (half the page on a 1280 px screen)
@@ -63,6 +69,16 @@ def _attribution():
     from fer_core.explain import attribution
 
     return attribution
+
+
+def _checking_model(model: LoadedModel) -> LoadedModel:
+    """The model the trust checks run on: its graph twin on one thread. The checks come after the heatmaps, and
+    a browser on the same computer is drawing those meanwhile: with the checks on both cores, the 6-face photo's
+    heatmaps showed a median 0.2 s later (1.53 against 1.31 s, `tests/app/test_browser.py -k timed`, 10 runs
+    each, interleaved, 2026-12-02). The torch copy has no per-call thread setting and is used as it is."""
+    from fer_core.model.graph_twin import TensorGraphClassifier
+
+    return replace(model, fast=model.fast.with_threads(1)) if isinstance(model.fast, TensorGraphClassifier) else model
 
 
 @dataclass(frozen=True)
@@ -103,7 +119,7 @@ class HeatmapRequest:
             picked = [requests[i] for i in positions]
             crops = np.stack([r.result.faces[r.index].crop for r in picked])
             with heavy_turn("the trust checks"):
-                return _attribution().check_faithfulness_many(model, crops,
+                return _attribution().check_faithfulness_many(_checking_model(model), crops,
                                                               HeatmapRequest.compute_many(picked, model))
 
         return memo_many("checked_explanations", [r._key() for r in requests], missing, max_items=96)
@@ -112,7 +128,8 @@ class HeatmapRequest:
         """The same explanation with its trust hint, measured on the map already drawn (not computed again)."""
         crop = self.result.faces[self.index].crop
         return memo("checked_explanations", self._key(),
-                    queued(lambda: _attribution().check_faithfulness(model, crop, self.compute(model)),
+                    queued(lambda: _attribution().check_faithfulness(_checking_model(model), crop,
+                                                                     self.compute(model)),
                            "the trust check"),
                     max_items=96)
 
@@ -218,10 +235,14 @@ def show_photo(result: PhotoResult, recognizer: Recognizer, settings: Settings,
     if n > MAX_FACE_CARDS:
         st.info(f"Showing details for the first {MAX_FACE_CARDS} of {n} faces; the table and the downloads "
                 "include every face.")
-    # Every card first (scores and charts, which the browser draws meanwhile), then every heatmap in one
-    # shared batch, then each card's map put in its place.
-    pending = [face_card(result, i, face, settings) for i, face in enumerate(result.faces[:MAX_FACE_CARDS])]
-    model = recognizer.loaded  # the torch model, for the heatmaps (loaded at server start by the warm-up)
+    carded = result.faces[:MAX_FACE_CARDS]
+    if recognizer.torch_loaded:  # the photo's labels are on its boxes already; see `first_heatmaps`
+        prefetch_heatmaps(first_heatmaps(result, carded, settings), recognizer.loaded)
+    # Every card (scores, and the heatmap where it is ready), then the heatmaps still missing in one shared
+    # batch (those a visitor asked for in a card, or all of them while torch was still loading), each put in its
+    # card's place.
+    pending = [face_card(result, i, face, settings) for i, face in enumerate(carded)]
+    model = recognizer.loaded  # the torch model, for the heatmaps (loaded by the warm-up, or now)
     prefetch_heatmaps([p.request for p in pending], model)
     shown = []  # (face, explanation, request, trust note slot)
     for face, panel in zip(result.faces, pending):
@@ -242,8 +263,22 @@ def show_photo(result: PhotoResult, recognizer: Recognizer, settings: Settings,
         right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
                               f"{stem}-heatmaps.png", "image/png", on_click="ignore",
                               icon=":material/download:", key=f"dl-heat-{result.digest[:12]}")
+    time.sleep(HAND_OVER_S)  # let the server send the heatmaps before the trust checks take the cores
     before_trust_notes()
     fill_trust_notes([(request, slot) for _, _, request, slot in shown], model)
+
+
+def first_heatmaps(result: PhotoResult, faces: Sequence[FaceResult], settings: Settings) -> list[HeatmapRequest]:
+    """The heatmap each face card asks for until a visitor picks another: its top expression, no contrast.
+
+    Computed before the cards are drawn, while the browser has only the labelled photo to draw: the heatmaps of a
+    group photo are model passes on both cores, and with the browser drawing a dozen score charts and pickers beside
+    them they took twice as long. The 6-face photo's heatmaps then showed 1.01-1.55 s after the upload (median 1.07,
+    5 runs) instead of 1.07-1.55 s (median 1.42, 5 runs interleaved), and its cards about 0.3 s later
+    (`tests/app/test_browser.py -k timed`, 2026-12-02). Only while torch is loading do the cards come first, so that
+    no label waits for it."""
+    return [HeatmapRequest(result, settings.detector.name, i, settings.method.name, ranked(face.probs)[0][0], None)
+            for i, face in enumerate(faces)]
 
 
 def prefetch_heatmaps(requests: list[HeatmapRequest], model: LoadedModel) -> None:

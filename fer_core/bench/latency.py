@@ -90,7 +90,7 @@ def run_bench(model: str | None = None, threads: int | None = None, repeats: int
     result = {
         "threads": torch.get_num_threads(),
         "model": rec.name,
-        "engine": "onnxruntime" if rec.loaded.path and rec.loaded.path.suffix == ".onnx" else "torch",
+        "engine": _engine(rec),
         "classify_ms_b1": round(b1, 2),
         "classify_faces_per_s_b64": round(64000 / b64, 1),
         "classify_face_ms_with_tta": round(face_ms, 2),
@@ -126,16 +126,25 @@ def processor_name() -> str:
     return platform.processor()
 
 
+def _engine(rec: Recognizer) -> str:
+    """What classifies: an exported ONNX model, a safetensors model's graph twin, or the folded torch copy."""
+    from fer_core.model.graph_twin import TensorGraphClassifier
+
+    if rec.loaded.path and rec.loaded.path.suffix == ".onnx":
+        return "onnxruntime"
+    return "onnxruntime graph twin" if isinstance(rec.loaded.fast, TensorGraphClassifier) else "torch"
+
+
 def _reference_speed(rec: Recognizer, x1: torch.Tensor, x64: torch.Tensor, repeats: int) -> dict[str, Any] | None:
-    """For an exported (ONNX) model: its fp32 torch reference timed on the same inputs in the same run, so
-    the speed-up is measured, not quoted."""
+    """For an exported (ONNX) model, its fp32 torch reference, and for a graph twin the folded torch copy it
+    stands in for, timed on the same inputs in the same run, so the speed-up is measured, not quoted."""
     runtime = rec.card.get("runtime")
-    if not runtime:
+    if not runtime and _engine(rec) == "torch":
         return None
     from fer_core.model.checkpoint import inference_module
 
     b1, b64 = _classify_ms(inference_module(rec.loaded.model), x1, x64, repeats)
-    return {"model": runtime.get("reference_model"), "engine": "torch",
+    return {"model": runtime.get("reference_model") if runtime else rec.name, "engine": "torch",
             "classify_ms_b1": round(b1, 2), "classify_faces_per_s_b64": round(64000 / b64, 1)}
 
 

@@ -9,7 +9,6 @@ SHA-256 in the card before it is loaded; a twin that fails the check is an error
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from functools import lru_cache
@@ -37,13 +36,11 @@ class OnnxNet:
     def __init__(self, path: str | Path, sha256: str, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        from fer_core.model.onnx_runtime import OnnxIntegrityError
+        from fer_core.model.onnx_runtime import verified_bytes
 
         self.path = Path(path)
-        model = self.path.read_bytes()
-        if hashlib.sha256(model).hexdigest() != sha256:
-            raise OnnxIntegrityError(f"{self.path} does not match the SHA-256 in its card; re-create it with "
-                                     "`python -m fer_core.training.convert_mediapipe <mediapipe wheel>`")
+        model = verified_bytes(self.path, sha256, "re-create it with "
+                               "`python -m fer_core.training.convert_mediapipe <mediapipe wheel>`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -256,7 +256,7 @@ def explain_crops(loaded: LoadedModel, crops: np.ndarray, method: str = "occlusi
         return [explain(loaded, crop, method, target) for crop, target in zip(crops, targets)]
     x = crops_to_input(crops, loaded.spec)
     with torch.inference_mode():
-        p = torch.softmax(loaded.model(x).float(), dim=1).numpy()
+        p = torch.softmax(loaded.fast(x).float(), dim=1).numpy()
     labels = loaded.spec.labels
     t = [class_index(loaded, name) if name is not None else int(row.argmax()) for name, row in zip(targets, p)]
     baseline = blurred_baseline(x)

@@ -397,3 +397,36 @@ def test_model_page_shows_the_photos_of_other_people_beside_the_test_faces(app: 
     assert not at.exception
     assert f"on {photos['n']:,} press and web photos" in words
     assert f"**{photos['accuracy']:.0%}** of the time" in words
+
+
+def test_group_photo_heatmaps_are_one_batch_of_exactly_what_the_cards_ask_for(app: AppTest,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once torch is loaded, a group photo's heatmaps are computed before its cards, in one shared batch
+    (`first_heatmaps`): the cards must then find every map ready, so that batch must hold exactly the map each
+    card's pickers ask for by default, and no card computes its own."""
+    from fer_core.explain import attribution
+
+    at = app.run()
+    at.switch_page("app_pages/photo.py").run()
+    at.file_uploader(key="uploads").set_value([
+        ("one.jpg", require_shared("media", "photos", "faceapi_happy.jpg").read_bytes(), "image/jpeg")]).run()
+    assert not at.exception and "face 1: happiness" in texts(at)  # the page has loaded torch for its heatmap
+
+    from ui import photo_view
+
+    events: list = []  # ("batch", targets) and ("card", face index), in the order the page made them
+    explain_crops, face_card = attribution.explain_crops, photo_view.face_card
+    monkeypatch.setattr(attribution, "explain_crops", lambda model, crops, method, targets=None: events.append(
+        ("batch", list(targets))) or explain_crops(model, crops, method, targets))
+    monkeypatch.setattr(photo_view, "face_card", lambda result, i, *a: events.append(("card", i))
+                        or face_card(result, i, *a))
+    monkeypatch.setattr(attribution, "explain", lambda *a, **k: pytest.fail("a card computed its own heatmap"))
+    group = require_shared("media", "photos", "faceapi_bbt1.jpg").read_bytes()
+    at.file_uploader(key="uploads").set_value([("group.jpg", group, "image/jpeg")]).run()
+    assert not at.exception
+    defaults = [s.value for s in at.selectbox if s.key and s.key.startswith("target-")]
+    assert len(defaults) >= 2, "the group photo should give several face cards"
+    assert events == [("batch", defaults)] + [("card", i) for i in range(len(defaults))], \
+        "one batch before the cards, holding each card's own default map"
+    heatmaps = [c for img in at.get("image") for c in _captions(img) if (c or "").startswith("Occlusion heatmap")]
+    assert len(heatmaps) == len(defaults), "every card shows its heatmap"

@@ -383,18 +383,25 @@ def test_checking_a_drawn_map_later_equals_checking_it_at_once(loaded, faces, me
                                                           drawn.attribution[:8, :8], drawn.probs, 0.0))
 
 
-def test_occlusion_on_the_fast_copy_equals_occlusion_on_the_reference_model(loaded, faces) -> None:
-    """Occlusion runs on the folded, channels-last inference copy (forward passes only); its map must be the
-    reference network's map, and it must leave the shared model untouched."""
+@pytest.mark.parametrize("copy", ["as loaded", "folded torch copy"])
+def test_occlusion_on_the_fast_copy_equals_occlusion_on_the_reference_model(loaded, faces, copy: str) -> None:
+    """Occlusion runs on the model's fast copy (forward passes only): the graph twin in ONNX Runtime where the
+    model has one, else the folded, channels-last torch copy. Its map must be the reference network's map, and
+    it must leave the shared model untouched."""
     from dataclasses import replace
 
+    from fer_core.model.checkpoint import inference_module
+
     face, _ = faces["surprised"]
+    model = loaded if copy == "as loaded" else replace(loaded, fast=inference_module(loaded.model))
     reference = replace(loaded, fast=loaded.model)  # same network, unfused
-    fast = explain(loaded, face.crop, "occlusion", "surprise")
+    fast = explain(model, face.crop, "occlusion", "surprise")
     slow = explain(reference, face.crop, "occlusion", "surprise")
     assert np.abs(fast.attribution).max() > 0
     np.testing.assert_allclose(fast.attribution, slow.attribution, atol=1e-4 * np.abs(slow.attribution).max())
-    assert not loaded.fast._forward_hooks and not any(p.requires_grad for p in loaded.fast.parameters())
+    for module in (loaded.model, model.fast):
+        if isinstance(module, torch.nn.Module):
+            assert not module._forward_hooks and not any(p.requires_grad for p in module.parameters())
 
 
 def test_integrated_gradients_ranks_pixels_better_than_chance(loaded, faces) -> None:

@@ -54,13 +54,42 @@ def test_twin_gives_the_torch_logits_on_fer_test_faces(default_card) -> None:
     assert (got.argmax(1) == expected.argmax(1)).all()
 
 
+def test_the_loaded_model_runs_forward_passes_on_its_twin(default_card) -> None:
+    """`load_model(...).fast` (occlusion, trust checks, evaluation) is the twin behind torch's calling
+    convention, on any thread count: the torch model's logits on real faces, as a tensor."""
+    import torch
+
+    from fer_core.model.checkpoint import load_model
+    from fer_core.model.graph_twin import TensorGraphClassifier
+    from fer_core.training.data import load_dataset
+
+    ds = load_dataset(require_shared("data", "ferplus"), "auto", "test", 48)
+    faces = ds.images[np.random.default_rng(3).permutation(len(ds))[:200]]
+    loaded = load_model(default_card[0])
+    assert isinstance(loaded.fast, TensorGraphClassifier)
+    x = torch.from_numpy(grey_to_array(faces, loaded.spec)).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = loaded.model(x)
+        got = loaded.fast(x)
+        one_thread = loaded.fast.with_threads(1)
+        assert one_thread.graph.session.get_session_options().intra_op_num_threads == 1
+        alone = one_thread(x)
+    assert isinstance(got, torch.Tensor) and got.shape == expected.shape
+    assert (got - expected).abs().max().item() <= LOGIT_TOLERANCE
+    assert torch.equal(got.argmax(1), expected.argmax(1))
+    assert (alone - got).abs().max().item() <= LOGIT_TOLERANCE
+
+
 def test_recognizer_labels_match_with_and_without_the_twin(media_photo) -> None:
+    from dataclasses import replace
+
     from fer_core.model.checkpoint import load_model
     from fer_core.recognizer import Recognizer
 
     photo = media_photo("faceapi_bbt1.jpg")
     with_twin = Recognizer(DEFAULT_MODEL)
-    torch_only = Recognizer(load_model(DEFAULT_MODEL))  # an already loaded model classifies with torch
+    # An already loaded model classifies with its fast copy: here the folded torch copy, not the twin.
+    torch_only = Recognizer(replace(load_model(DEFAULT_MODEL), fast=None))
     assert with_twin.uses_graph_twin and not torch_only.uses_graph_twin
     a, b = with_twin.analyze_rgb(photo), torch_only.analyze_rgb(photo)
     assert len(a) == len(b) >= 2
