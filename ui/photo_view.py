@@ -5,7 +5,6 @@ Heatmaps appear first; the trust check of each map (a few dozen extra model pass
 every card is on screen and fills in its note, so the visitor is never kept waiting for it."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -43,11 +42,6 @@ def photo_uploader(what: str, key: str, many: bool = False, container=st):
     each = " each" if many else ""
     return container.file_uploader(f"{what} ({PHOTO_FORMATS}, up to {PHOTO_MAX_MB} MB{each})", type=PHOTO_TYPES,
                                    accept_multiple_files=many, key=key, max_upload_size=PHOTO_MAX_MB)
-# A pause between drawing the heatmaps and starting the trust checks. Without it, in about 1 run in 6 the browser
-# received the 6-face photo's heatmaps only once the checks had finished (1.4-1.7 s after the upload instead of
-# 0.9-1.1); with 50 ms it showed them at 0.90-1.08 s in 9 runs of 9 (server and browser timestamps side by side,
-# `tests/app/test_browser.py -k timed`, 2026-12-02).
-HAND_OVER_S = 0.05
 MAX_FACE_CARDS = 12  # detailed cards per photo; the table and the downloads always hold every face
 NO_CONTRAST = "(nothing: show all evidence)"
 ANNOTATED_DISPLAY_PX = 420  # about how wide the annotated photo is shown (half the page on a 1280 px screen)
@@ -263,7 +257,6 @@ def show_photo(result: PhotoResult, recognizer: Recognizer, settings: Settings,
         right.download_button("Download the heatmap photo (PNG)", lambda: png_bytes(whole),
                               f"{stem}-heatmaps.png", "image/png", on_click="ignore",
                               icon=":material/download:", key=f"dl-heat-{result.digest[:12]}")
-    time.sleep(HAND_OVER_S)  # let the server send the heatmaps before the trust checks take the cores
     before_trust_notes()
     fill_trust_notes([(request, slot) for _, _, request, slot in shown], model)
 
