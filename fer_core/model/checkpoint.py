@@ -72,15 +72,18 @@ def save_checkpoint(model: torch.nn.Module, spec: ModelSpec, card: dict[str, Any
     return Path(str(path) + ".safetensors")
 
 
-def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
+def load_model(name_or_path: str | Path | None = None, graph_twin: bool = True) -> LoadedModel:
     """Load weights with safetensors (no pickle), in eval mode with gradients off; an exported `.onnx`
-    model classifies with ONNX Runtime and keeps its fp32 reference for explanations."""
+    model classifies with ONNX Runtime and keeps its fp32 reference for explanations. `graph_twin=False` leaves
+    the model's graph twin out (its fast copy is then the folded torch one): for the exports, which read only the
+    torch module and must work when the twin they remake no longer matches the weights."""
     path = resolve_model_path(name_or_path)
     card = json.loads(path.with_suffix(".json").read_text())
     if path.suffix == ".onnx":
         return _load_onnx_model(path, card)
     spec = ModelSpec.from_json(card["spec"])
-    return LoadedModel(_load_torch_module(path, spec), spec, card, path, fast=_graph_twin_fast(path, card))
+    fast = _graph_twin_fast(path, card) if graph_twin else None
+    return LoadedModel(_load_torch_module(path, spec), spec, card, path, fast=fast)
 
 
 def _graph_twin_fast(path: Path, card: dict[str, Any]) -> torch.nn.Module | None:

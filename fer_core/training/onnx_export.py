@@ -98,7 +98,7 @@ def _agreement(loaded: LoadedModel, onnx_path: Path, batches: list[np.ndarray]) 
 def export_onnx(model: str | None = None, out_dir: str | Path = BUILTIN_DIR, int8: bool = False,
                 data: str | Path | None = None, calibration_faces: int = 512, command: str = "") -> Path:
     """Write `<name>[-int8].onnx` and its card into `out_dir`; return the .onnx path."""
-    loaded = load_model(model)
+    loaded = load_model(model, graph_twin=False)
     if loaded.path is None or loaded.path.suffix != ".safetensors":
         raise ValueError("export starts from a safetensors model (a built-in name or a .safetensors path)")
     out_dir = Path(out_dir)
@@ -198,7 +198,7 @@ def export_graph_twin(model: str | None = None, command: str = "") -> Path:
     from fer_core.model.checkpoint import update_card
     from fer_core.model.graph_twin import GRAPHS_DIR, GraphClassifier
 
-    loaded = load_model(model)
+    loaded = load_model(model, graph_twin=False)
     if loaded.path is None or loaded.path.suffix != ".safetensors":
         raise ValueError("a graph twin is made for a safetensors model (a built-in name or a .safetensors path)")
     spec = loaded.spec

@@ -114,6 +114,33 @@ def test_a_changed_file_is_refused(default_card, tmp_path: Path, which: str) -> 
         GraphClassifier(weights, twin)
 
 
+def test_a_stale_twin_is_refused_by_load_model_and_remade_by_the_export(default_card, tmp_path: Path) -> None:
+    """Weights changed after the twin was made: loading the model refuses the twin's mismatch rather than run it,
+    and `fer-lens export --graph-twin` (which reads only the torch module) still works and makes a current twin."""
+    import torch
+
+    from fer_core.model.checkpoint import load_model
+    from fer_core.model.graph_twin import TensorGraphClassifier
+    from fer_core.training.onnx_export import export_graph_twin
+
+    path, card = default_card
+    (tmp_path / "graphs").mkdir()
+    weights = tmp_path / path.name
+    for source in (path, path.with_suffix(".json"), path.parent / card["graph_twin"]["file"]):
+        shutil.copy(source, tmp_path / source.relative_to(path.parent))
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one weight in the middle of the tensors changes a little
+    weights.write_bytes(bytes(data))
+    with pytest.raises(GraphTwinMismatch):
+        load_model(weights)
+    export_graph_twin(str(weights))
+    remade = load_model(weights)
+    assert isinstance(remade.fast, TensorGraphClassifier)
+    x = torch.randn(8, remade.spec.in_chans, remade.spec.input_size, remade.spec.input_size)
+    with torch.inference_mode():
+        assert (remade.fast(x) - remade.model(x)).abs().max().item() <= LOGIT_TOLERANCE
+
+
 def test_a_face_is_labelled_without_importing_torch() -> None:
     """What the cold start relies on: face finder, Face Mesh and classifier all in ONNX Runtime."""
     photo = require_shared("media", "photos", "faceapi_happy.jpg")
