@@ -37,6 +37,8 @@ ICE_ENV = "FER_LENS_ICE_SERVERS"
 REFRESH_S = READING_EVERY_S  # the live panel redraws (and takes the video's reading) twice a second
 MAX_CHARTS = 3  # charts for the largest faces in view
 FRESH_S = 2.0  # a processor with no frame for this long is not streaming
+SLOW_CONNECT_S = 8.0  # connecting for this long: the note says the computer is busy
+CONNECTING_KEY = "webcam-connecting-since"  # when this session's panel first said "Connecting…"
 IDLE_REFRESH_S = 1.0  # the panel looks for frames this often while the player says the camera is off
 
 log = get_logger(__name__)
@@ -210,6 +212,16 @@ def _faces(status: LiveStatus) -> None:
                             key=f"live-chart-{face.track_id}", config={"displayModeBar": False, "staticPlot": True})
 
 
+def _connecting() -> None:
+    """The camera is on but no frame has been analysed lately. On a busy computer (a class sharing one laptop)
+    that can last long enough to look broken, so after a while the note says why and what to do meanwhile."""
+    since = st.session_state.setdefault(CONNECTING_KEY, time.monotonic())
+    st.info("Connecting to the camera…", icon=":material/hourglass_top:")
+    if time.monotonic() - since >= SLOW_CONNECT_S:
+        st.caption("This computer is busy, so the video can take a minute to come through. Keep this page open; "
+                   "the Photo page works meanwhile.")
+
+
 def _panel(processor: LiveProcessor, page_playing: bool, player_playing: bool | None) -> None:
     status = processor.status()
     # Frames arriving mean the camera is on, even before the player's "playing" reaches the page: on a busy
@@ -221,8 +233,10 @@ def _panel(processor: LiveProcessor, page_playing: bool, player_playing: bool | 
         st.rerun(scope="app")
     streaming = playing and status.last_frame_age_s < FRESH_S
     if playing and not streaming:
-        st.info("Connecting to the camera…", icon=":material/hourglass_top:")
-    elif not playing and status.frames == 0:
+        _connecting()
+    else:
+        st.session_state.pop(CONNECTING_KEY, None)
+    if not playing and status.frames == 0:
         st.info("Press **Start** under the video to turn on your camera. The browser asks for permission "
                 "the first time.", icon=":material/videocam:")
         st.caption(CAMERA_HELP)

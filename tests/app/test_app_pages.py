@@ -246,6 +246,27 @@ def test_webcam_page_before_the_camera_starts(app: AppTest, monkeypatch: pytest.
         assert not at.exception and handed[-1].model_name == DEFAULT_MODEL
 
 
+def test_webcam_page_says_it_is_connecting_and_after_a_while_why(app: AppTest,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The player says the camera is on, but no frame has been analysed: the panel says it is connecting, and
+    once that has lasted SLOW_CONNECT_S it adds that the computer is busy (a class on one laptop can starve a
+    stream's start for a minute; a bare spinner then looks broken)."""
+    from types import SimpleNamespace
+
+    import ui.webcam_view as webcam_view
+
+    monkeypatch.setattr(webcam_view, "stream", lambda processor: SimpleNamespace(
+        state=SimpleNamespace(playing=True)))
+    at = app.run()
+    at.switch_page("app_pages/webcam.py").run()
+    assert not at.exception, at.exception
+    assert "connecting to the camera" in texts(at) and "computer is busy" not in texts(at)
+    monkeypatch.setattr(webcam_view, "SLOW_CONNECT_S", 0.0)
+    at.run()
+    assert not at.exception, at.exception
+    assert "connecting to the camera" in texts(at) and "computer is busy" in texts(at)
+
+
 # ---- a teacher's first ten minutes (#20) ------------------------------------------------------------------
 
 def _model_page(app: AppTest, technical: bool) -> AppTest:

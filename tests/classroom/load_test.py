@@ -148,6 +148,7 @@ PROBE_JS = r"""() => {
     no_face: /: no face found/.test(body),
     code_form: body.includes("Enter the code shown on your teacher's screen"),
     over_cap: body.includes("using the webcam already, as many as this computer can follow"),  // OVER_CAP_TEXT
+    connecting: body.includes("Connecting to the camera"),  // the live panel: playing, no frame analysed lately
     running: document.querySelector('[data-testid="stStatusWidget"]') !== null,
     frames: metric("Frames analysed"),
     fps: metric("Analysed per second"),
@@ -184,7 +185,8 @@ class PhotoVisitor:
 class StreamVisitor:
     name: str
     teacher: bool
-    outcome: str = "not started"  # streaming | slow (teacher) | over-cap note | refused on video | no frames | error
+    # streaming | slow (teacher) | over-cap note | refused on video | connecting | stalled | no frames | error
+    outcome: str = "not started"
     frames: int = 0  # the page's counter at the end
     fps: float | None = None  # from the counter, over the steady window
     fps_shown: float | None = None  # median of the page's "Analysed per second" over the steady window
@@ -195,6 +197,8 @@ class StreamVisitor:
     page_not_found_dialog: bool = False
     landed_on: str | None = None
     note_after_stop: bool = False  # refused on its video, then Stop: the page showed the cap's note
+    connecting_note: bool = False  # at the window's end its panel said "Connecting to the camera…"
+    returned_max: int = 0  # frames of the annotated video it got back and decoded, in all
     panel_still_s: float | None = None  # the longest time its "Frames analysed" stood still, once streaming
     fps_while_photos: float | None = None  # analysed per second from the window's start until every photo was done
     fps_after_photos: float | None = None  # and from then to the window's end
@@ -619,6 +623,8 @@ async def stream_visitor(browser, base: str, v: StreamVisitor, clock: Clock, rea
         shown = [x[2] for x in v.samples if clock.in_steady(x[0]) and x[2] is not None]
         v.fps_shown = statistics.median(shown) if shown else None
         v.video_brightness = await _video_brightness(player)
+        v.returned_max = max((x[4] for x in v.samples), default=0)
+        v.connecting_note = bool((await _probe(page))["connecting"])
         playing = ((await _player_state(page)) or {}).get("stop", False)
         if v.fps:
             v.outcome = "streaming"
@@ -857,12 +863,16 @@ def _judge(report: dict, streams: list[StreamVisitor], photos: list[PhotoVisitor
                 and v.video_brightness > 0.75 * bright:
             # Not darkened: its frames were let in. Frames coming back labelled through the steady window, while
             # the page's counter never showed one (a starved browser redraws late), still mean it had the slot.
-            v.outcome = "stalled" if v.frames else "streaming" if (v.returned_fps or 0) >= 1 else "no frames"
+            # A stream with neither, whose page still says it is connecting, never got going on a starved machine
+            # (WebRTC hands the camera's own frames back until the server's first one is ready): the pupil was
+            # told to wait, by the live panel rather than by the cap.
+            v.outcome = "stalled" if v.frames else "streaming" if (v.returned_fps or 0) >= 1 \
+                else "connecting" if v.connecting_note else "no frames"
     times = [v.seconds for v in photos if v.seconds is not None]
     heat = [v.heatmaps_s for v in photos if v.heatmaps_s is not None]
     pupils = streams[1:]
     admitted = [v for v in pupils if v.outcome == "streaming"]
-    waiting = [v.name for v in pupils if v.outcome in ("over-cap note", "refused on video")]
+    waiting = [v.name for v in pupils if v.outcome in ("over-cap note", "refused on video", "connecting")]
     report["summary"] = {
         "photo_s_median": round(statistics.median(times), 2) if times else None,
         "photo_s_p95": _p95(times),
@@ -894,8 +904,10 @@ def _judge(report: dict, streams: list[StreamVisitor], photos: list[PhotoVisitor
         if v.outcome not in ("results", "please-wait", "error"):
             reasons.append(f"{v.name} ({v.photo}) got neither results nor a clear please-wait: {v.outcome}")
     for v in pupils:
-        if v.outcome not in ("streaming", "over-cap note", "refused on video", "error"):
-            reasons.append(f"{v.name}'s camera got neither frames nor a clear please-wait: {v.outcome}")
+        if v.outcome not in ("streaming", "over-cap note", "refused on video", "connecting", "error"):
+            reasons.append(f"{v.name}'s camera got neither frames nor a clear please-wait (brightness "
+                           f"{v.video_brightness} vs the teacher's {bright}; {v.returned_max} frames got back; "
+                           f"steps {v.steps}): {v.outcome}")
     if teacher.outcome not in ("streaming", "slow", "error"):  # "slow" fails the frames/s rule below instead
         reasons.append(f"the teacher's stream did not run: {teacher.outcome}")
     if len(admitted) > cap:
