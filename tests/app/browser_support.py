@@ -6,6 +6,7 @@ Needs: `apt-get install -y chromium` and `pip install playwright` (never `playwr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -103,6 +104,77 @@ def wait_count(page, locator, n: int, timeout_s: float = SANITY_S) -> int:
         page.wait_for_timeout(20)
     return locator.count()
 
+
+
+# ---- timing what the page shows ------------------------------------------------------------------------------
+
+# Playwright's waits look with a backoff that ends at one look every 500 ms (`waitForSelector`), so a wait can
+# return up to half a second after the page showed what it waited for, and its click comes as late. Timed spans
+# therefore end when the page itself showed it: a MutationObserver, installed before the page's scripts, notes
+# the first moment each watched text is in the document (Date.now(): the clock of Python's time.time()).
+WATCH_JS = r"""(() => {
+  if (window.__ferLensWatch) return;
+  const watches = [];  // {name, re, count, images} still waited for
+  const clicks = [];  // {name, label}: buttons to press once drawn
+  window.__ferLensShown = {};
+  const look = () => {
+    if (!document.body) return;
+    if (watches.length) {
+      const text = document.body.textContent;  // no layout: a look stays cheap
+      const pictures = Array.from(document.querySelectorAll("img"));
+      const drawn = pictures.every(i => i.complete && i.naturalWidth > 0);
+      for (const w of watches.slice()) {
+        if ((text.match(w.re) || []).length >= w.count && (!w.images || drawn)) {
+          window.__ferLensShown[w.name] = Date.now() / 1000;
+          watches.splice(watches.indexOf(w), 1);
+        }
+      }
+    }
+    for (const c of clicks.slice()) {
+      const button = Array.from(document.querySelectorAll("button")).find(b => b.textContent.includes(c.label));
+      if (!button) continue;
+      clicks.splice(clicks.indexOf(c), 1);
+      window.__ferLensShown[c.name] = Date.now() / 1000;
+      requestAnimationFrame(() => setTimeout(() => button.click(), 0));  // once painted, as a visitor would
+    }
+  };
+  window.__ferLensWatch = (name, source, count, images) => {
+    watches.push({name, re: new RegExp(source, "g"), count, images}); look(); };
+  window.__ferLensClickWhenShown = (name, label) => { clicks.push({name, label}); look(); };
+  const start = () => new MutationObserver(look).observe(document.documentElement,
+                                                         {subtree: true, childList: true, characterData: true});
+  if (document.documentElement) start(); else document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("load", look, true);  // a picture that finishes loading changes no text
+})();"""
+
+
+def watch_pages(page) -> None:
+    """Install the page clock (`WATCH_JS`) in every document `page` loads from now on."""
+    page.add_init_script(WATCH_JS)
+
+
+def watch_code(name: str, pattern: str, count: int = 1, images: bool = False) -> str:
+    """Page code that notes when the page's text first holds `count` matches of `pattern` (a JavaScript regular
+    expression), and with `images` every picture on the page has loaded as well: for `page.evaluate`, or for
+    `page.add_init_script` to watch a page that is yet to load."""
+    return f"window.__ferLensWatch({json.dumps(name)}, {json.dumps(pattern)}, {int(count)}, {json.dumps(images)});"
+
+
+def watch(page, name: str, pattern: str, count: int = 1, images: bool = False) -> None:
+    """`watch_code` on the page as it is now."""
+    page.evaluate(f"() => {{ {watch_code(name, pattern, count, images)} }}")
+
+
+def click_when_shown_code(name: str, label: str) -> str:
+    """Page code for `page.add_init_script`: press the button whose text holds `label` as soon as it is drawn
+    (a visitor who clicks at once), noting when it was drawn under `name`."""
+    return f"window.__ferLensClickWhenShown({json.dumps(name)}, {json.dumps(label)});"
+
+
+def shown_at(page, name: str, timeout_s: float = SANITY_S) -> float:
+    """The time.time() at which the page first showed watch `name` (waiting for it if need be)."""
+    script = f"() => window.__ferLensShown && window.__ferLensShown[{json.dumps(name)}]"
+    return float(page.wait_for_function(script, timeout=timeout_s * 1000).json_value())
 
 
 @contextlib.contextmanager
